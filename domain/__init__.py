@@ -1,0 +1,1 @@
+"""The pure model of subventio: aggregates, values, rules and errors (stdlib + eventsourcing only)."""

@@ -1,0 +1,361 @@
+"""The application: its methods are the commands; each loads, decides, then saves atomically."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Transcoding,
+)
+from eventsourcing.utils import get_topic
+
+from domain.applicant import Applicant
+from domain.budget import BudgetLine
+from domain.chain import GENESIS, event_data, event_hash
+from domain.dossier import Dossier, ReferenceSequence
+from domain.errors import NotFound, RuleViolation, StaleVersion
+from domain.programme import Programme, ProgrammeRules
+from domain.record import Record, system_actor
+from domain.values import Actor, Ctx
+
+P = ParamSpec("P")
+T = TypeVar("T")
+A = TypeVar("A", bound=Record)
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class ActorAsDict(Transcoding):
+    type = Actor
+    name = "actor"
+
+    def encode(self, obj: Actor) -> dict[str, str]:
+        return obj.as_dict()
+
+    def decode(self, data: dict[str, str]) -> Actor:
+        return Actor(name=data["name"], role=data["role"])
+
+
+class Conflict(Exception):
+    """Another writer saved the same aggregate first; the command may be retried."""
+
+
+def retried(command: Callable[P, T]) -> Callable[P, T]:
+    """Retries a command that lost an optimistic-concurrency race, unless a version was expected."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        attempts = 1 if kwargs.get("expected_version") is not None else 5
+        for attempt in range(attempts):
+            try:
+                return command(*args, **kwargs)
+            except Conflict:
+                if attempt == attempts - 1:
+                    break
+        if kwargs.get("expected_version") is not None:
+            raise StaleVersion("Le dossier a été modifié entre-temps (version périmée).")
+        raise RuleViolation("concurrent_modification",
+                            "Modification concurrente : réessayez.")
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    aggregate_id: str
+    version: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"aggregate_id": self.aggregate_id, "version": self.version, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    events_checked: int
+    first_broken: ChainBreak | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events_checked": self.events_checked,
+                "first_broken": self.first_broken.as_dict() if self.first_broken else None}
+
+
+class Subventio(Application[UUID]):
+    """The grants of a Département, event-sourced."""
+
+    name = "subventio"
+
+    def construct_env(self, name: str, env: Any = None) -> Any:
+        """Configured only by what the composition root passes: the domain never reads os.environ."""
+        from eventsourcing.utils import Environment
+
+        return Environment(name, dict(env or {}))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        transcoder.register(ActorAsDict())
+
+    # --- loading and saving ------------------------------------------------------------------
+
+    def load(self, cls: type[A], aggregate_id: UUID, *, expected_version: int | None = None,
+             what: str = "ressource") -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} introuvable : {aggregate_id}") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"{what} introuvable : {aggregate_id}")
+        if expected_version is not None and aggregate.version != expected_version:
+            raise StaleVersion(f"Version périmée : attendue {expected_version}, actuelle {aggregate.version}.")
+        return aggregate
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def commit(self, *aggregates: Record) -> None:
+        """Saves every pending event of the given aggregates in one transaction, or none."""
+        try:
+            self.save(*aggregates)
+        except IntegrityError as exc:
+            raise Conflict(str(exc)) from exc
+
+    def _create(self, aggregate: A, what: str) -> A:
+        if self.exists(aggregate.id):
+            raise RuleViolation("already_exists", f"{what} existe déjà (id {aggregate.id}).")
+        try:
+            self.save(aggregate)
+        except IntegrityError:
+            raise RuleViolation("already_exists", f"{what} existe déjà (id {aggregate.id}).") from None
+        return aggregate
+
+    # --- budget lines ------------------------------------------------------------------------
+
+    def open_budget_line(self, ctx: Ctx, *, code: str, imputation: str, label: str, year: int,
+                         credits: Decimal) -> BudgetLine:
+        return self._create(BudgetLine.open(ctx, code=code, imputation=imputation, label=label, year=year,
+                                            credits=credits), f"La ligne budgétaire {code} ({year})")
+
+    @retried
+    def change_credits(self, ctx: Ctx, budget_line_id: UUID, *, amount: Decimal, reason: str,
+                       expected_version: int | None = None) -> BudgetLine:
+        line = self.load(BudgetLine, budget_line_id, expected_version=expected_version, what="Ligne budgétaire")
+        line.change_credits(ctx, amount, reason)
+        self.commit(line)
+        return line
+
+    # --- programmes ----------------------------------------------------------------------------
+
+    def open_programme(self, ctx: Ctx, *, code: str, title: str, year: int, opens_on: date, closes_on: date,
+                       budget_line_id: UUID, rules: ProgrammeRules,
+                       required_documents: dict[str, list[str]]) -> Programme:
+        self.load(BudgetLine, budget_line_id, what="Ligne budgétaire")
+        return self._create(Programme.open(ctx, code=code, title=title, year=year, opens_on=opens_on,
+                                           closes_on=closes_on, budget_line_id=budget_line_id, rules=rules,
+                                           required_documents=required_documents),
+                            f"Le dispositif {code}")
+
+    # --- applicants ----------------------------------------------------------------------------
+
+    def register_applicant(self, ctx: Ctx, **fields: Any) -> Applicant:
+        return self._create(Applicant.register(ctx, **fields), "Ce porteur (même SIRET)")
+
+    @retried
+    def change_bank(self, ctx: Ctx, applicant_id: UUID, *, bank: dict[str, str],
+                    expected_version: int | None = None) -> Applicant:
+        applicant = self.load(Applicant, applicant_id, expected_version=expected_version, what="Porteur")
+        applicant.change_bank(ctx, bank)
+        self.commit(applicant)
+        return applicant
+
+    # --- dossiers ------------------------------------------------------------------------------
+
+    def open_dossier(self, ctx: Ctx, *, programme_id: UUID, applicant_id: UUID, project_name: str,
+                     total_budget: Decimal, amount_requested: Decimal,
+                     other_public_funding: Decimal | None = None) -> Dossier:
+        programme = self.load(Programme, programme_id, what="Dispositif")
+        self.load(Applicant, applicant_id, what="Porteur")
+        dossier = Dossier.open(ctx, programme=programme, applicant_id=applicant_id, project_name=project_name,
+                               total_budget=total_budget, amount_requested=amount_requested,
+                               other_public_funding=other_public_funding)
+        self.commit(dossier)
+        return dossier
+
+    @retried
+    def edit_dossier(self, ctx: Ctx, dossier_id: UUID, *, changes: dict[str, Any],
+                     expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        dossier.edit(ctx, changes)
+        self.commit(dossier)
+        return dossier
+
+    @retried
+    def attach_document(self, ctx: Ctx, dossier_id: UUID, *, kind: str, label: str, sha256: str, size: int,
+                        filename: str, content_type: str, expected_version: int | None = None) -> dict[str, Any]:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        document_id = dossier.attach(ctx, kind=kind, label=label, sha256=sha256, size=size,
+                                     filename=filename, content_type=content_type)
+        self.commit(dossier)
+        return next(d for d in dossier.documents if d["id"] == document_id)
+
+    @retried
+    def submit_dossier(self, ctx: Ctx, dossier_id: UUID, *, sworn_statement: dict[str, Any],
+                       expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        programme = self.load(Programme, dossier.programme_id, what="Dispositif")
+        applicant = self.load(Applicant, dossier.applicant_id, what="Porteur")
+        sequence: ReferenceSequence | None = None
+        reference = None
+        if dossier.reference is None:
+            year = ctx.effective_on.year
+            try:
+                sequence = self.load(ReferenceSequence, ReferenceSequence.id_for(year))
+            except NotFound:
+                sequence = ReferenceSequence.start(Ctx(system_actor(), ctx.effective_on, ctx.today), year)
+            reference = sequence.issue(ctx, dossier.id)
+        dossier.submit(ctx, programme=programme, applicant_kind=applicant.kind,
+                       sworn_statement=sworn_statement, reference=reference)
+        self.commit(dossier, *([sequence] if sequence else []))
+        return dossier
+
+    @retried
+    def request_documents(self, ctx: Ctx, dossier_id: UUID, *, documents: list[str], message: str,
+                          expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        dossier.request_documents(ctx, documents, message)
+        self.commit(dossier)
+        return dossier
+
+    @retried
+    def instruct_dossier(self, ctx: Ctx, dossier_id: UUID, *, opinion: str, proposed_amount: Decimal | None,
+                         eligible_cost: Decimal, rate: Decimal | None = None, comment: str = "",
+                         expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        programme = self.load(Programme, dossier.programme_id, what="Dispositif")
+        dossier.instruct(ctx, programme=programme, opinion=opinion, proposed_amount=proposed_amount,
+                         eligible_cost=eligible_cost, rate=rate, comment=comment)
+        self.commit(dossier)
+        return dossier
+
+    @retried
+    def decline_dossier(self, ctx: Ctx, dossier_id: UUID, *, reason: str,
+                        expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        dossier.decline(ctx, reason)
+        self.commit(dossier)
+        return dossier
+
+    @retried
+    def withdraw_dossier(self, ctx: Ctx, dossier_id: UUID, *, reason: str = "",
+                         expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        dossier.withdraw(ctx, reason)
+        self.commit(dossier)
+        return dossier
+
+    # --- history and time travel -------------------------------------------------------------
+
+    def as_of(self, cls: type[A], aggregate_id: UUID, instant: datetime, what: str = "ressource") -> A:
+        """The aggregate as it stood at a recorded instant (NotFound if it did not exist yet)."""
+        aggregate: Any = None
+        for event in self.events.get(aggregate_id):
+            if event.timestamp > instant:
+                break
+            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+        if aggregate is None or not isinstance(aggregate, cls):
+            raise NotFound(f"{what} introuvable à cette date : {aggregate_id}")
+        return aggregate  # type: ignore[no-any-return]
+
+    def history(self, aggregate_id: UUID) -> list[dict[str, Any]]:
+        """Every event of one aggregate in order, with its actor, dates, data and hashes."""
+        items = []
+        for event in self.events.get(aggregate_id):
+            state = dict(vars(event))
+            data = event_data(state)
+            for key in ("actor", "effective_on", "previous_hash", "originator_topic"):
+                data.pop(key, None)
+            items.append({
+                "version": event.originator_version,
+                "type": type(event).__qualname__,
+                "recorded_at": event.timestamp,
+                "effective_on": state["effective_on"],
+                "actor": state["actor"].as_dict(),
+                "data": data,
+                "hash": state["hash"],
+                "previous_hash": state["previous_hash"] or None,
+            })
+        return items
+
+    # --- integrity --------------------------------------------------------------------------
+
+    def verify_chains(self, *, batch: int = 1000,
+                      progress: Callable[[int], None] | None = None) -> Verification:
+        """Walks the whole log and checks every aggregate's hash chain; names the first break."""
+        heads: dict[UUID, tuple[int, str]] = {}
+        checked = 0
+        for notification in self._all_notifications(batch):
+            checked += 1
+            if progress is not None:
+                progress(checked)
+            aggregate_id = notification.originator_id
+            version = notification.originator_version
+            last_version, last_hash = heads.get(aggregate_id, (0, GENESIS))
+
+            def broken(reason: str) -> Verification:
+                return Verification(False, checked, ChainBreak(str(aggregate_id), version, reason))
+
+            try:
+                event = self.mapper.to_domain_event(notification)
+                state = dict(vars(event))
+            except Exception as exc:  # noqa: BLE001 - any decoding failure is a break
+                return broken(f"stored event cannot be decoded: {type(exc).__name__}")
+            if version != last_version + 1:
+                kind = "an event is missing before it" if version > last_version + 1 else \
+                    "event out of order or inserted"
+                return broken(f"version {version} follows version {last_version}: {kind}")
+            if state.get("previous_hash") != last_hash:
+                return broken("previous_hash does not match the hash of the event before it")
+            expected = event_hash(aggregate_id, version, notification.topic, event.timestamp, event_data(state))
+            if state.get("hash") != expected:
+                return broken("the event's content does not match its hash (changed payload or metadata)")
+            heads[aggregate_id] = (version, state["hash"])
+        return Verification(True, checked, None)
+
+    def _all_notifications(self, batch: int) -> Iterator[Any]:
+        position = 0
+        while True:
+            page = self.recorder.select_notifications(position, batch, inclusive_of_start=False)
+            if not page:
+                return
+            yield from page
+            position = page[-1].id
+
+    def chain_heads(self) -> dict[UUID, tuple[int, str]]:
+        heads: dict[UUID, tuple[int, str]] = {}
+        for notification in self._all_notifications(1000):
+            state = self.mapper.to_domain_event(notification)
+            heads[notification.originator_id] = (notification.originator_version, vars(state)["hash"])
+        return heads
+
+
+def topic_of(cls: type[Any]) -> str:
+    return get_topic(cls)
