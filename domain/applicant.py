@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from domain.errors import InvalidValue
 from domain.programme import APPLICANT_KINDS, NAMESPACE
 from domain.record import Record
+from domain import values
 from domain.values import Ctx
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def validate_bank(bank: dict[str, str]) -> dict[str, str]:
+    """Bank details: holder, IBAN with valid check digits, BIC."""
+    return {"holder": values.text(bank.get("holder"), field="bank.holder", max_length=140),
+            "iban": values.iban(bank.get("iban"), field="bank.iban"),
+            "bic": values.bic(bank.get("bic"), field="bank.bic")}
 
 
 class Applicant(Record):
@@ -44,12 +55,17 @@ class Applicant(Record):
                  phone: str | None, legal_representative: dict[str, str], bank: dict[str, str] | None) -> Applicant:
         if kind not in APPLICANT_KINDS:
             raise InvalidValue("kind", f"Type inconnu (attendu : {', '.join(APPLICANT_KINDS)}).")
+        if kind != "person" or siret:
+            siret = values.siret(siret)
+        if not EMAIL.match(email or ""):
+            raise InvalidValue("email", "Adresse électronique invalide.")
+        bank = validate_bank(bank) if bank is not None else None
         return cls._start(cls.Registered, ctx, cls.id_for(siret), kind=kind, name=name, siret=siret,
                           address=address, email=email, phone=phone,
                           legal_representative=legal_representative, bank=bank)
 
     def change_bank(self, ctx: Ctx, bank: dict[str, str]) -> None:
-        self._record(self.BankDetailsChanged, ctx, bank=bank)
+        self._record(self.BankDetailsChanged, ctx, bank=validate_bank(bank))
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": str(self.id), "kind": self.kind, "name": self.name, "siret": self.siret,

@@ -1,0 +1,30 @@
+"""What the HTTP layer needs, built once by the composition root (subventio.py) and passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from domain.application import Subventio
+from projections.database import ReadStore
+from projections.runner import ProjectionRunner
+from projections.tokens import TokenStore
+
+
+@dataclass
+class Services:
+    """The application, the read store and its runner, tokens, blob directory, clock and settings."""
+
+    app: Subventio
+    read: ReadStore
+    runner: ProjectionRunner
+    tokens: TokenStore
+    blobs_dir: Path
+    today: Callable[[], date]
+    authority_siren: str = "226200012"
+    department_code: str = "062"
+    broker_status: Callable[[], str] = lambda: "embedded"
+    extra: dict[str, Any] = field(default_factory=dict)

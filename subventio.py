@@ -1,0 +1,269 @@
+"""The one composition root and the `subventio` command line: reads settings once, builds, runs.
+
+Nothing imports this module; it imports everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+log = logging.getLogger("subventio")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every SUBVENTIO_* setting, read once from the environment."""
+
+    data_dir: Path
+    database_url: str | None = None
+    broker_url: str | None = None
+    smtp_url: str | None = None
+    authority_siren: str = "226200012"
+    department_code: str = "062"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    threads: int = 8
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        return cls(
+            data_dir=Path(environ.get("SUBVENTIO_DATA_DIR") or "var").resolve(),
+            database_url=environ.get("SUBVENTIO_DATABASE_URL") or None,
+            broker_url=environ.get("SUBVENTIO_BROKER_URL") or None,
+            smtp_url=environ.get("SUBVENTIO_SMTP_URL") or None,
+            authority_siren=environ.get("SUBVENTIO_AUTHORITY_SIREN") or "226200012",
+            department_code=environ.get("SUBVENTIO_DEPARTMENT_CODE") or "062",
+            host=environ.get("SUBVENTIO_HOST") or "127.0.0.1",
+            port=int(environ.get("SUBVENTIO_PORT") or 8000),
+            threads=int(environ.get("SUBVENTIO_THREADS") or 8),
+        )
+
+    @property
+    def is_postgres(self) -> bool:
+        return bool(self.database_url and self.database_url.startswith(("postgres://", "postgresql")))
+
+    def event_store_env(self) -> dict[str, str]:
+        """The eventsourcing settings: SQLite file under the data directory, or PostgreSQL."""
+        if not self.is_postgres:
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                    "SQLITE_DBNAME": str(self.data_dir / "events.sqlite"),
+                    "SQLITE_LOCK_TIMEOUT": "30",
+                    "AGGREGATE_CACHE_MAXSIZE": "2000"}
+        url = urlparse(self.database_url or "")
+        env = {"PERSISTENCE_MODULE": "eventsourcing.postgres",
+               "POSTGRES_DBNAME": url.path.lstrip("/") or "subventio",
+               "POSTGRES_HOST": url.hostname or "127.0.0.1",
+               "POSTGRES_PORT": str(url.port or 5432),
+               "POSTGRES_USER": unquote(url.username or "postgres"),
+               "POSTGRES_PASSWORD": unquote(url.password or ""),
+               "POSTGRES_POOL_SIZE": "5",
+               "POSTGRES_MAX_OVERFLOW": "10",
+               "AGGREGATE_CACHE_MAXSIZE": "2000"}
+        schema = self.database_schema
+        if schema:
+            env["POSTGRES_SCHEMA"] = schema
+        return env
+
+    @property
+    def database_schema(self) -> str | None:
+        if not self.is_postgres:
+            return None
+        return (parse_qs(urlparse(self.database_url or "").query).get("schema") or [None])[0]
+
+    def read_store_url(self) -> str:
+        """SQLAlchemy URL of the read models: a second SQLite file, or the same PostgreSQL database."""
+        if not self.is_postgres:
+            return f"sqlite:///{self.data_dir / 'read.sqlite'}"
+        url = urlparse(self.database_url or "")
+        return url._replace(scheme="postgresql+psycopg", query="").geturl()
+
+
+def today_in_paris() -> date:
+    return datetime.now(timezone.utc).astimezone(PARIS).date()
+
+
+def build(settings: Settings) -> Any:
+    """Builds the application, read store, projection runner and token store."""
+    from api.services import Services
+    from domain.application import Subventio
+    from projections.database import ReadStore
+    from projections.runner import ProjectionRunner
+    from projections.tokens import TokenStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Subventio(env=settings.event_store_env())
+    read = ReadStore(settings.read_store_url(), schema=settings.database_schema)
+    read.create_all()
+    runner = ProjectionRunner(app, read)
+    tokens = TokenStore(read)
+    return Services(app=app, read=read, runner=runner, tokens=tokens,
+                    blobs_dir=settings.data_dir / "blobs", today=today_in_paris,
+                    authority_siren=settings.authority_siren, department_code=settings.department_code)
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from waitress import serve
+
+    from api import create_app
+
+    services = build(settings)
+    services.runner.catch_up()
+    flask_app = create_app(services)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    log.info("subventio sur http://%s:%s (store: %s)", host, port,
+             "postgresql" if settings.is_postgres else settings.data_dir)
+    print(f"subventio: listening on http://{host}:{port}", flush=True)
+    serve(flask_app, host=host, port=port, threads=settings.threads, ident="subventio")
+    return 0
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    services = build(settings)
+    if args.token_command == "create":
+        from uuid import UUID
+
+        applicant = UUID(args.applicant) if args.applicant else None
+        if args.role == "applicant" and applicant is None:
+            print("subventio: --applicant is required with --role applicant", file=sys.stderr)
+            return 2
+        print(services.tokens.create(role=args.role, name=args.name, applicant_id=applicant))
+        return 0
+    if args.token_command == "revoke":
+        ok = services.tokens.revoke(args.token)
+        print("revoked" if ok else "unknown token", file=sys.stderr)
+        return 0 if ok else 1
+    return 2
+
+
+def cmd_projections(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    services = build(settings)
+    if args.projections_command == "rebuild":
+        total = services.app.recorder.max_notification_id() or 0
+        with tqdm(total=total, unit="ev", desc="rebuild", file=sys.stderr) as bar:
+            count = services.runner.rebuild(progress=lambda n: bar.update(n))
+        print(json.dumps({"events": count, "position": services.runner.position()}))
+        return 0
+    if args.projections_command == "catch-up":
+        print(json.dumps({"events": services.runner.catch_up(), "position": services.runner.position()}))
+        return 0
+    return 2
+
+
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    services = build(settings)
+    total = services.app.recorder.max_notification_id() or 0
+    with tqdm(total=total, unit="ev", desc="verify", file=sys.stderr) as bar:
+        step = max(1, total // 100)
+
+        def progress(n: int) -> None:
+            if n % step == 0:
+                bar.update(step)
+
+        result = services.app.verify_chains(progress=progress)
+    print(json.dumps(result.as_dict(), indent=2))
+    return 0 if result.ok else 1
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from uuid import UUID
+
+    from domain.dossier import Dossier
+    from domain.errors import NotFound
+
+    services = build(settings)
+    instant = parse_instant(args.as_of)
+    try:
+        dossier = services.app.as_of(Dossier, UUID(args.dossier), instant, "Dossier")
+    except NotFound as exc:
+        print(f"subventio: {exc.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(dossier.as_dict(), default=str, indent=2, ensure_ascii=False))
+    return 0
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO instant, or a date meaning the end of that day in Paris."""
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        return datetime(day.year, day.month, day.day, 23, 59, 59, 999999, tzinfo=PARIS).astimezone(timezone.utc)
+    instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    import demo
+
+    services = build(settings)
+    if args.if_empty and (services.app.recorder.max_notification_id() or 0) > 0:
+        print("subventio: the store already holds events; demo not loaded again.", file=sys.stderr)
+        return 0
+    summary = demo.load(services)
+    services.runner.catch_up()
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="subventio", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API (waitress)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    token = sub.add_parser("token", help="manage API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a token and print it alone on stdout")
+    create.add_argument("--role", required=True,
+                        choices=["admin", "instructor", "secretary", "finance", "auditor", "applicant"])
+    create.add_argument("--name", required=True)
+    create.add_argument("--applicant")
+    revoke = token_sub.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("token")
+    proj = sub.add_parser("projections", help="read models")
+    proj_sub = proj.add_subparsers(dest="projections_command", required=True)
+    proj_sub.add_parser("rebuild", help="rebuild every read model from the event log")
+    proj_sub.add_parser("catch-up", help="apply the events not yet projected")
+    audit = sub.add_parser("audit", help="integrity of the event store")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="walk every hash chain and name the first broken event")
+    replay = sub.add_parser("replay", help="print a dossier as it stood at an instant")
+    replay.add_argument("--dossier", required=True)
+    replay.add_argument("--as-of", required=True)
+    demo_p = sub.add_parser("demo", help="load the demo history")
+    demo_p.add_argument("--if-empty", action="store_true", help="only when the store holds no event")
+    return p
+
+
+COMMANDS = {"serve": cmd_serve, "token": cmd_token, "projections": cmd_projections, "audit": cmd_audit,
+            "replay": cmd_replay, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("SUBVENTIO_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    settings = Settings.from_env(os.environ)
+    return COMMANDS[args.command](settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Workers: relay (event log → broker), notifier (broker → mail), scheduler (deadlines → commands)."""
