@@ -34,7 +34,8 @@ class Settings:
     department_code: str = "062"
     host: str = "127.0.0.1"
     port: int = 8000
-    threads: int = 8
+    threads: int = 4
+    workers: int = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -47,7 +48,8 @@ class Settings:
             department_code=environ.get("SUBVENTIO_DEPARTMENT_CODE") or "062",
             host=environ.get("SUBVENTIO_HOST") or "127.0.0.1",
             port=int(environ.get("SUBVENTIO_PORT") or 8000),
-            threads=int(environ.get("SUBVENTIO_THREADS") or 8),
+            threads=int(environ.get("SUBVENTIO_THREADS") or 4),
+            workers=int(environ.get("SUBVENTIO_WORKERS") or 2),
         )
 
     @property
@@ -117,19 +119,37 @@ def build(settings: Settings) -> Any:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from waitress import serve
+    """Serves the API with gunicorn: pre-forked worker processes, each building its own services."""
+    from gunicorn.app.base import BaseApplication
 
-    from api import create_app
-
-    services = build(settings)
-    services.runner.catch_up()
-    flask_app = create_app(services)
     host = args.host or settings.host
     port = args.port or settings.port
-    log.info("subventio sur http://%s:%s (store: %s)", host, port,
-             "postgresql" if settings.is_postgres else settings.data_dir)
-    print(f"subventio: listening on http://{host}:{port}", flush=True)
-    serve(flask_app, host=host, port=port, threads=settings.threads, ident="subventio")
+    workers = args.workers or settings.workers
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", settings.threads)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("graceful_timeout", 5)
+            self.cfg.set("proc_name", "subventio")
+
+        def load(self) -> Any:
+            from api import create_app
+
+            services = build(settings)
+            services.runner.catch_up()
+            return create_app(services)
+
+    first = build(settings)  # create the tables and project once, before forking
+    first.runner.catch_up()
+    first.app.close()
+    first.read.dispose()
+    print(f"subventio: listening on http://{host}:{port} ({workers} worker processes, store: "
+          f"{'postgresql' if settings.is_postgres else settings.data_dir})", flush=True)
+    Server().run()
     return 0
 
 
@@ -229,6 +249,7 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP API (waitress)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="worker processes (default 2, SUBVENTIO_WORKERS)")
     token = sub.add_parser("token", help="manage API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token and print it alone on stdout")

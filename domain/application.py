@@ -118,9 +118,10 @@ class Subventio(Application[UUID]):
     # --- loading and saving ------------------------------------------------------------------
 
     def load(self, cls: type[A], aggregate_id: UUID, *, expected_version: int | None = None,
-             what: str = "ressource") -> A:
+             what: str = "ressource", read_only: bool = False) -> A:
+        """Loads an aggregate; read_only shares the cached object (never mutate or save it)."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
         except AggregateNotFoundError:
             raise NotFound(f"{what} introuvable : {aggregate_id}") from None
         if not isinstance(aggregate, cls):
@@ -168,7 +169,7 @@ class Subventio(Application[UUID]):
     def open_programme(self, ctx: Ctx, *, code: str, title: str, year: int, opens_on: date, closes_on: date,
                        budget_line_id: UUID, rules: ProgrammeRules,
                        required_documents: dict[str, list[str]]) -> Programme:
-        self.load(BudgetLine, budget_line_id, what="Ligne budgétaire")
+        self.load(BudgetLine, budget_line_id, what="Ligne budgétaire", read_only=True)
         return self._create(Programme.open(ctx, code=code, title=title, year=year, opens_on=opens_on,
                                            closes_on=closes_on, budget_line_id=budget_line_id, rules=rules,
                                            required_documents=required_documents),
@@ -192,8 +193,8 @@ class Subventio(Application[UUID]):
     def open_dossier(self, ctx: Ctx, *, programme_id: UUID, applicant_id: UUID, project_name: str,
                      total_budget: Decimal, amount_requested: Decimal,
                      other_public_funding: Decimal | None = None) -> Dossier:
-        programme = self.load(Programme, programme_id, what="Dispositif")
-        self.load(Applicant, applicant_id, what="Porteur")
+        programme = self.load(Programme, programme_id, what="Dispositif", read_only=True)
+        self.load(Applicant, applicant_id, what="Porteur", read_only=True)
         dossier = Dossier.open(ctx, programme=programme, applicant_id=applicant_id, project_name=project_name,
                                total_budget=total_budget, amount_requested=amount_requested,
                                other_public_funding=other_public_funding)
@@ -221,8 +222,8 @@ class Subventio(Application[UUID]):
     def submit_dossier(self, ctx: Ctx, dossier_id: UUID, *, sworn_statement: dict[str, Any],
                        expected_version: int | None = None) -> Dossier:
         dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
-        programme = self.load(Programme, dossier.programme_id, what="Dispositif")
-        applicant = self.load(Applicant, dossier.applicant_id, what="Porteur")
+        programme = self.load(Programme, dossier.programme_id, what="Dispositif", read_only=True)
+        applicant = self.load(Applicant, dossier.applicant_id, what="Porteur", read_only=True)
         sequence: ReferenceSequence | None = None
         reference = None
         if dossier.reference is None:
@@ -250,7 +251,7 @@ class Subventio(Application[UUID]):
                          eligible_cost: Decimal, rate: Decimal | None = None, comment: str = "",
                          expected_version: int | None = None) -> Dossier:
         dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
-        programme = self.load(Programme, dossier.programme_id, what="Dispositif")
+        programme = self.load(Programme, dossier.programme_id, what="Dispositif", read_only=True)
         dossier.instruct(ctx, programme=programme, opinion=opinion, proposed_amount=proposed_amount,
                          eligible_cost=eligible_cost, rate=rate, comment=comment)
         self.commit(dossier)
