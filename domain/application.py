@@ -21,8 +21,10 @@ from eventsourcing.utils import get_topic
 from domain.applicant import Applicant
 from domain.budget import BudgetLine
 from domain.chain import GENESIS, event_data, event_hash
+from domain.deliberation import Deliberation
 from domain.dossier import Dossier, ReferenceSequence
-from domain.errors import NotFound, RuleViolation, StaleVersion
+from domain.errors import InvalidFields, NotFound, RuleViolation, StaleVersion
+from domain.legality import Authority
 from domain.programme import Programme, ProgrammeRules
 from domain.record import Record, system_actor
 from domain.values import Actor, Ctx
@@ -103,6 +105,10 @@ class Subventio(Application[UUID]):
     """The grants of a Département, event-sourced."""
 
     name = "subventio"
+
+    def __init__(self, env: Any = None, authority: Authority | None = None) -> None:
+        super().__init__(env)
+        self.authority = authority or Authority()
 
     def construct_env(self, name: str, env: Any = None) -> Any:
         """Configured only by what the composition root passes: the domain never reads os.environ."""
@@ -272,6 +278,110 @@ class Subventio(Application[UUID]):
         dossier.withdraw(ctx, reason)
         self.commit(dossier)
         return dossier
+
+    # --- deliberations ----------------------------------------------------------------------
+
+    def create_deliberation(self, ctx: Ctx, *, number: str, title: str, session_on: date, members_in_office: int,
+                            attendance: dict[str, Any], items: list[dict[str, Any]]) -> Deliberation:
+        """Drafts a deliberation and reserves every item on its budget line, all in one transaction."""
+        deliberation = Deliberation.draft(ctx, number=number, title=title, session_on=session_on,
+                                          members_in_office=members_in_office, attendance=attendance, items=items)
+        if self.exists(deliberation.id):
+            raise RuleViolation("already_exists", f"La délibération {number} existe déjà.")
+        dossiers, lines = self._items(deliberation, fields_prefix="items")
+        for item in deliberation.items:
+            dossiers[item["dossier_id"]].schedule(ctx, deliberation.id, item["amount"])
+            lines[item["budget_line_id"]].reserve(ctx, dossier_id=item["dossier_id"],
+                                                  deliberation_id=deliberation.id, amount=item["amount"])
+        try:
+            self.commit(deliberation, *dossiers.values(), *lines.values())
+        except Conflict:
+            raise RuleViolation("concurrent_modification",
+                                "Un dossier ou une ligne budgétaire a changé pendant l'enregistrement : réessayez.") \
+                from None
+        return deliberation
+
+    def _items(self, deliberation: Deliberation, fields_prefix: str = "items") -> tuple[
+            dict[UUID, Dossier], dict[UUID, BudgetLine]]:
+        dossiers: dict[UUID, Dossier] = {}
+        lines: dict[UUID, BudgetLine] = {}
+        errors: dict[str, list[str]] = {}
+        for index, item in enumerate(deliberation.items):
+            try:
+                dossiers[item["dossier_id"]] = self.load(Dossier, item["dossier_id"], what="Dossier")
+            except NotFound as exc:
+                errors[f"{fields_prefix}.{index}.dossier_id"] = [exc.message]
+            if item["budget_line_id"] not in lines:
+                try:
+                    lines[item["budget_line_id"]] = self.load(BudgetLine, item["budget_line_id"],
+                                                              what="Ligne budgétaire")
+                except NotFound as exc:
+                    errors[f"{fields_prefix}.{index}.budget_line_id"] = [exc.message]
+        if errors:
+            raise InvalidFields(errors)
+        return dossiers, lines
+
+    @retried
+    def record_vote(self, ctx: Ctx, deliberation_id: UUID, *, votes_for: int, votes_against: int,
+                    abstention: int, not_participating: list[str], interested: list[str],
+                    president_casting_vote: str | None = None, expected_version: int | None = None) -> Deliberation:
+        """Records the vote; adoption grants every dossier and commits the budget atomically with it."""
+        deliberation = self.load(Deliberation, deliberation_id, expected_version=expected_version,
+                                 what="Délibération")
+        result = deliberation.vote_on(ctx, votes_for=votes_for, votes_against=votes_against, abstention=abstention,
+                                      not_participating=not_participating, interested=interested,
+                                      president_casting_vote=president_casting_vote)
+        dossiers, lines = self._items(deliberation)
+        for item in deliberation.items:
+            dossier, line = dossiers[item["dossier_id"]], lines[item["budget_line_id"]]
+            if result == "adopted":
+                dossier.grant(ctx, deliberation.id)
+                line.commit_reservation(ctx, dossier.id)
+            else:
+                dossier.refuse(ctx, deliberation.id)
+                line.release(ctx, dossier.id)
+        self.commit(deliberation, *dossiers.values(), *lines.values())
+        return deliberation
+
+    @retried
+    def sign_deliberation(self, ctx: Ctx, deliberation_id: UUID, *, signatory: str,
+                          expected_version: int | None = None) -> Deliberation:
+        deliberation = self.load(Deliberation, deliberation_id, expected_version=expected_version,
+                                 what="Délibération")
+        deliberation.sign(ctx, signatory)
+        self.commit(deliberation)
+        return deliberation
+
+    @retried
+    def transmit_deliberation(self, ctx: Ctx, deliberation_id: UUID, *, act_id: str, transmitted_on: date,
+                              expected_version: int | None = None) -> Deliberation:
+        deliberation = self.load(Deliberation, deliberation_id, expected_version=expected_version,
+                                 what="Délibération")
+        deliberation.transmit(ctx, act_id=act_id, transmitted_on=transmitted_on, authority=self.authority)
+        self.commit(deliberation)
+        return deliberation
+
+    @retried
+    def publish_deliberation(self, ctx: Ctx, deliberation_id: UUID, *, mode: str,
+                             expected_version: int | None = None) -> Deliberation:
+        if mode not in ("display", "electronic"):
+            raise InvalidFields({"mode": ["Valeur attendue : display ou electronic."]})
+        deliberation = self.load(Deliberation, deliberation_id, expected_version=expected_version,
+                                 what="Délibération")
+        deliberation.publish(ctx, mode)
+        self.commit(deliberation)
+        return deliberation
+
+    @retried
+    def record_prefect_letter(self, ctx: Ctx, deliberation_id: UUID, *, kind: str, summary: str,
+                              expected_version: int | None = None) -> Deliberation:
+        if kind not in ("observations", "request_documents", "referral"):
+            raise InvalidFields({"kind": ["Valeur attendue : observations, request_documents ou referral."]})
+        deliberation = self.load(Deliberation, deliberation_id, expected_version=expected_version,
+                                 what="Délibération")
+        deliberation.receive_letter(ctx, kind, summary)
+        self.commit(deliberation)
+        return deliberation
 
     # --- history and time travel -------------------------------------------------------------
 

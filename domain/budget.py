@@ -29,6 +29,7 @@ class BudgetLine(Record):
         def apply(self, b: BudgetLine) -> None:
             b.code, b.imputation, b.label, b.year = self.code, self.imputation, self.label, self.year
             b.credits, b.reserved, b.committed, b.paid = self.credits, ZERO, ZERO, ZERO
+            b.reservations, b.commitments = {}, {}
 
     class CreditsChanged(Record.Event):
         amount: Decimal
@@ -36,6 +37,32 @@ class BudgetLine(Record):
 
         def apply(self, b: BudgetLine) -> None:
             b.credits += self.amount
+
+    class Reserved(Record.Event):
+        dossier_id: UUID
+        deliberation_id: UUID
+        amount: Decimal
+
+        def apply(self, b: BudgetLine) -> None:
+            b.reserved += self.amount
+            b.reservations[str(self.dossier_id)] = self.amount
+
+    class ReservationReleased(Record.Event):
+        dossier_id: UUID
+        amount: Decimal
+
+        def apply(self, b: BudgetLine) -> None:
+            b.reserved -= self.amount
+            b.reservations.pop(str(self.dossier_id), None)
+
+    class Committed(Record.Event):
+        dossier_id: UUID
+        amount: Decimal
+
+        def apply(self, b: BudgetLine) -> None:
+            b.reserved -= b.reservations.pop(str(self.dossier_id), ZERO)
+            b.committed += self.amount
+            b.commitments[str(self.dossier_id)] = self.amount
 
     @classmethod
     def open(cls, ctx: Ctx, *, code: str, imputation: str, label: str, year: int, credits: Decimal) -> BudgetLine:
@@ -54,6 +81,29 @@ class BudgetLine(Record):
                 f"({self.reserved + self.committed} €) : {self.credits} + ({amount}) = {self.credits + amount} €.",
             )
         self._record(self.CreditsChanged, ctx, amount=amount, reason=reason)
+
+    def reserve(self, ctx: Ctx, *, dossier_id: UUID, deliberation_id: UUID, amount: Decimal) -> None:
+        """Reserves an amount put on a deliberation; availability counts every other reservation (rule 6)."""
+        if str(dossier_id) in self.reservations or str(dossier_id) in self.commitments:
+            raise RuleViolation("already_reserved", f"Le dossier {dossier_id} est déjà réservé sur cette ligne.")
+        if amount > self.available:
+            raise RuleViolation(
+                "insufficient_credits",
+                f"Crédits insuffisants sur {self.code} ({self.imputation}, {self.year}) : disponible "
+                f"{self.available} €, proposition {amount} €, solde {self.available - amount} €.",
+            )
+        self._record(self.Reserved, ctx, dossier_id=dossier_id, deliberation_id=deliberation_id, amount=amount)
+
+    def release(self, ctx: Ctx, dossier_id: UUID) -> None:
+        amount = self.reservations.get(str(dossier_id))
+        if amount is not None:
+            self._record(self.ReservationReleased, ctx, dossier_id=dossier_id, amount=amount)
+
+    def commit_reservation(self, ctx: Ctx, dossier_id: UUID) -> None:
+        amount = self.reservations.get(str(dossier_id))
+        if amount is None:
+            raise RuleViolation("not_reserved", f"Aucune réservation pour le dossier {dossier_id}.")
+        self._record(self.Committed, ctx, dossier_id=dossier_id, amount=amount)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": str(self.id), "code": self.code, "imputation": self.imputation, "label": self.label,

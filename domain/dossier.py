@@ -34,6 +34,7 @@ class Dossier(Record):
             d.documents, d.requested_documents = [], []
             d.sworn_statement, d.submitted_on = None, None
             d.instruction, d.decision = None, None
+            d.deliberation_id, d.granted_amount, d.scheduled_amount = None, None, None
 
     class Edited(Record.Event):
         changes: dict[str, Any]
@@ -100,6 +101,30 @@ class Dossier(Record):
         def apply(self, d: Dossier) -> None:
             d.status = "withdrawn"
             d.decision = {"kind": "withdrawn", "reason": self.reason, "decided_on": self.effective_on}
+
+    class Scheduled(Record.Event):
+        deliberation_id: UUID
+        amount: Decimal
+
+        def apply(self, d: Dossier) -> None:
+            d.status, d.deliberation_id, d.scheduled_amount = "scheduled", self.deliberation_id, self.amount
+
+    class Granted(Record.Event):
+        deliberation_id: UUID
+        amount: Decimal
+
+        def apply(self, d: Dossier) -> None:
+            d.status, d.granted_amount = "granted", self.amount
+            d.decision = {"kind": "granted", "deliberation_id": self.deliberation_id, "amount": self.amount,
+                          "decided_on": self.effective_on}
+
+    class Refused(Record.Event):
+        deliberation_id: UUID
+
+        def apply(self, d: Dossier) -> None:
+            d.status = "refused"
+            d.decision = {"kind": "refused", "deliberation_id": self.deliberation_id,
+                          "decided_on": self.effective_on}
 
     # --- commands -------------------------------------------------------------------------
 
@@ -209,6 +234,25 @@ class Dossier(Record):
         self._require(("draft", "submitted", "incomplete"), "retirer le dossier")
         self._record(self.Withdrawn, ctx, reason=reason)
 
+    def schedule(self, ctx: Ctx, deliberation_id: UUID, amount: Decimal) -> None:
+        """Puts the dossier on a deliberation: it must be instructed with a favourable opinion."""
+        if self.status == "scheduled":
+            raise RuleViolation("already_scheduled",
+                                f"Le dossier {self.reference} figure déjà sur une délibération en attente de vote.")
+        self._require(("instructed",), "inscrire le dossier à une délibération")
+        if (self.instruction or {}).get("opinion") != "favourable":
+            raise RuleViolation("unfavourable_opinion",
+                                f"Le dossier {self.reference} a reçu un avis défavorable : il ne peut être proposé.")
+        self._record(self.Scheduled, ctx, deliberation_id=deliberation_id, amount=amount)
+
+    def grant(self, ctx: Ctx, deliberation_id: UUID) -> None:
+        self._require(("scheduled",), "attribuer la subvention")
+        self._record(self.Granted, ctx, deliberation_id=deliberation_id, amount=self.scheduled_amount)
+
+    def refuse(self, ctx: Ctx, deliberation_id: UUID) -> None:
+        self._require(("scheduled",), "refuser la subvention")
+        self._record(self.Refused, ctx, deliberation_id=deliberation_id)
+
     def _not_before(self, ctx: Ctx, earlier: date | None, what: str) -> None:
         if earlier is not None and ctx.effective_on < earlier:
             raise RuleViolation("invalid_date",
@@ -231,7 +275,9 @@ class Dossier(Record):
             "instruction": dict(instruction) if instruction else None,
             "proposed_amount": instruction.get("proposed_amount"),
             "decision": self.decision,
-            "granted_amount": None, "deliberation_id": None, "convention": None, "payments": [],
+            "granted_amount": self.granted_amount,
+            "deliberation_id": str(self.deliberation_id) if self.deliberation_id else None,
+            "convention": None, "payments": [],
             "paid_total": Decimal("0.00"), "report": None, "final_amount": None, "balance_due": None,
             "refund_due": None, "refunds": [], "termination": None, "lapse": None,
             "version": self.version,

@@ -1,0 +1,67 @@
+"""Contrôle de légalité: @ctes act ids, executory dates and the prefect's referral window."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from domain.errors import Check, RuleViolation
+
+ACT_ID = re.compile(r"^(?P<department>\d{3})-(?P<siren>\d{9})-(?P<date>\d{8})-(?P<internal>[A-Za-z0-9_.]+)"
+                    r"-(?P<nature>[A-Z]{2})(?P<suffix>-\d+-\d+)?$")
+
+
+@dataclass(frozen=True)
+class Authority:
+    """The local authority whose acts are transmitted: its département code and SIREN."""
+
+    department_code: str = "062"
+    siren: str = "226200012"
+
+
+def add_months(day: date, months: int) -> date:
+    """Same day `months` later, clamped to the end of a shorter month (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def referral_deadline(received_on: date) -> date:
+    """Last day the prefect may refer the act to the court: two months, délai franc (CGCT L.3132-1).
+
+    Neither the day of receipt nor the day the period ends counts, so the last possible day is the
+    day after: received 1 October → 2 December inclusive.
+    """
+    return add_months(received_on, 2) + timedelta(days=1)
+
+
+def executory_on(acknowledged_on: date | None, published_on: date | None) -> date | None:
+    """The later of the acknowledgment and the publication (CGCT L.3131-1); None until both exist."""
+    if acknowledged_on is None or published_on is None:
+        return None
+    return max(acknowledged_on, published_on)
+
+
+def check_act_id(act_id: str, *, authority: Authority, decided_on: date, nature: str = "DE") -> None:
+    """Refuses an act id that is malformed or does not match the act (rule 10), listing each check."""
+    match = ACT_ID.match(act_id.strip())
+    if not match:
+        raise RuleViolation("invalid_act_id",
+                            f"Identifiant @ctes mal formé : « {act_id} » (attendu par ex. "
+                            f"{authority.department_code}-{authority.siren}-{decided_on:%Y%m%d}-lmc1526130-{nature}-1-1).",
+                            [Check("format", False, "DDD-SIREN-AAAAMMJJ-numéro-NATURE[-1-1]")])
+    checks = [
+        Check("department_code", match["department"] == authority.department_code,
+              f"{match['department']} (attendu {authority.department_code})"),
+        Check("authority_siren", match["siren"] == authority.siren, f"{match['siren']} (attendu {authority.siren})"),
+        Check("decision_date", match["date"] == decided_on.strftime("%Y%m%d"),
+              f"{match['date']} (attendu {decided_on:%Y%m%d}, la date de séance)"),
+        Check("nature", match["nature"] == nature, f"{match['nature']} (attendu {nature})"),
+    ]
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        raise RuleViolation("invalid_act_id",
+                            "L'identifiant @ctes ne correspond pas à l'acte : "
+                            + "; ".join(f"{c.check} {c.detail}" for c in failed) + ".", checks)
