@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
@@ -23,7 +23,7 @@ from domain.budget import BudgetLine
 from domain.chain import GENESIS, event_data, event_hash
 from domain.deliberation import Deliberation
 from domain.dossier import Dossier, ReferenceSequence
-from domain.errors import InvalidFields, NotFound, RuleViolation, StaleVersion
+from domain.errors import Check, InvalidFields, NotFound, RuleViolation, StaleVersion
 from domain.legality import Authority
 from domain.programme import Programme, ProgrammeRules
 from domain.record import Record, system_actor
@@ -290,7 +290,7 @@ class Subventio(Application[UUID]):
             raise RuleViolation("already_exists", f"La délibération {number} existe déjà.")
         dossiers, lines = self._items(deliberation, fields_prefix="items")
         for item in deliberation.items:
-            dossiers[item["dossier_id"]].schedule(ctx, deliberation.id, item["amount"])
+            dossiers[item["dossier_id"]].schedule(ctx, deliberation.id, item["amount"], item["budget_line_id"])
             lines[item["budget_line_id"]].reserve(ctx, dossier_id=item["dossier_id"],
                                                   deliberation_id=deliberation.id, amount=item["amount"])
         try:
@@ -382,6 +382,162 @@ class Subventio(Application[UUID]):
         deliberation.receive_letter(ctx, kind, summary)
         self.commit(deliberation)
         return deliberation
+
+    # --- execution: convention, payments, report, refunds, termination, lapse ------------------
+
+    def _granted(self, dossier_id: UUID, expected_version: int | None) -> tuple[Dossier, Programme]:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        programme = self.load(Programme, dossier.programme_id, what="Dispositif", read_only=True)
+        return dossier, programme
+
+    def _line(self, dossier: Dossier) -> BudgetLine:
+        return self.load(BudgetLine, dossier.budget_line_id, what="Ligne budgétaire")
+
+    @retried
+    def draft_convention(self, ctx: Ctx, dossier_id: UUID, *, eligible_cost: Decimal, rate: Decimal | None,
+                         action_from: date, action_to: date, report_due_on: date | None = None,
+                         payment_plan: list[dict[str, Any]] | None = None, settlement: str | None = None,
+                         cites: dict[str, Any], expected_version: int | None = None) -> Dossier:
+        dossier, programme = self._granted(dossier_id, expected_version)
+        dossier.draft_convention(ctx, programme=programme, eligible_cost=eligible_cost, rate=rate,
+                                 action_from=action_from, action_to=action_to, report_due_on=report_due_on,
+                                 payment_plan=payment_plan, settlement=settlement, cites=cites)
+        self.commit(dossier)
+        return dossier
+
+    @retried
+    def sign_convention(self, ctx: Ctx, dossier_id: UUID, *, party: str, signatory: str,
+                        expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        dossier.sign_convention(ctx, party=party, signatory=signatory)
+        self.commit(dossier)
+        return dossier
+
+    @retried
+    def amend_convention(self, ctx: Ctx, dossier_id: UUID, *, changes: dict[str, date], reason: str,
+                         expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        dossier.amend(ctx, changes=changes, reason=reason)
+        self.commit(dossier)
+        return dossier
+
+    def payment_legality(self, dossier: Dossier, on: date) -> list[Check]:
+        if dossier.deliberation_id is None:
+            return [Check("deliberation_adopted", False, "aucune délibération")]
+        deliberation = self.load(Deliberation, dossier.deliberation_id, what="Délibération", read_only=True)
+        return deliberation.legality_checks(on)
+
+    @retried
+    def order_payment(self, ctx: Ctx, dossier_id: UUID, *, tranche: str, amount: Decimal | None = None,
+                      justified_expenses: Decimal | None = None,
+                      expected_version: int | None = None) -> tuple[Dossier, dict[str, Any]]:
+        dossier, programme = self._granted(dossier_id, expected_version)
+        applicant = self.load(Applicant, dossier.applicant_id, what="Porteur", read_only=True)
+        payment = dossier.order_payment(ctx, tranche=tranche, amount=amount, justified_expenses=justified_expenses,
+                                        legality=self.payment_legality(dossier, ctx.effective_on),
+                                        bank_on_file=applicant.bank is not None,
+                                        rounding=programme.rules.rounding)
+        self.commit(dossier)
+        return dossier, payment
+
+    @retried
+    def mark_payment_paid(self, ctx: Ctx, dossier_id: UUID, payment_id: str, *, bank_reference: str,
+                          expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        amount = dossier.mark_paid(ctx, payment_id, bank_reference)
+        line = self._line(dossier)
+        line.record_payment(ctx, dossier.id, amount)
+        dossier.close_if_settled(ctx)
+        self.commit(dossier, line)
+        return dossier
+
+    @retried
+    def submit_report(self, ctx: Ctx, dossier_id: UUID, *, summary: str, expenses: list[dict[str, Any]],
+                      signed_by: str, expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        dossier.submit_report(ctx, summary=summary, expenses=expenses, signed_by=signed_by)
+        self.commit(dossier)
+        return dossier
+
+    @retried
+    def accept_report(self, ctx: Ctx, dossier_id: UUID, *, justified_expenses: Decimal,
+                      expected_version: int | None = None) -> Dossier:
+        dossier, programme = self._granted(dossier_id, expected_version)
+        released = dossier.accept_report(ctx, justified_expenses=justified_expenses,
+                                         rounding=programme.rules.rounding)
+        line = self._line(dossier)
+        line.release_commitment(ctx, dossier.id, released)
+        dossier.close_if_settled(ctx)
+        self.commit(dossier, line)
+        return dossier
+
+    @retried
+    def demand_refund(self, ctx: Ctx, dossier_id: UUID, *, title_number: str, issued_on: date,
+                      received_by_beneficiary_on: date | None = None, amount: Decimal | None = None,
+                      reason: str = "", expected_version: int | None = None) -> tuple[Dossier, dict[str, Any]]:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        refund = dossier.demand_refund(ctx, title_number=title_number, issued_on=issued_on,
+                                       received_by_beneficiary_on=received_by_beneficiary_on, amount=amount,
+                                       reason=reason)
+        self.commit(dossier)
+        return dossier, refund
+
+    @retried
+    def receive_refund(self, ctx: Ctx, dossier_id: UUID, refund_id: str, *, amount: Decimal,
+                       expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        restores = dossier.receive_refund(ctx, refund_id=refund_id, amount=amount)
+        changed: list[Record] = [dossier]
+        if restores:
+            line = self._line(dossier)
+            line.reduce_mandate(ctx, dossier.id, amount)
+            changed.append(line)
+        dossier.close_if_settled(ctx)
+        self.commit(*changed)
+        return dossier
+
+    @retried
+    def terminate(self, ctx: Ctx, dossier_id: UUID, *, reason: str, notice_received_on: date,
+                  hearing_on: date | None = None, expected_version: int | None = None) -> Dossier:
+        dossier = self.load(Dossier, dossier_id, expected_version=expected_version, what="Dossier")
+        dossier.notify_termination(ctx, reason=reason, notice_received_on=notice_received_on, hearing_on=hearing_on)
+        changed: list[Record] = [dossier]
+        if dossier.termination_due(ctx.today):
+            changed += self._take_termination_effect(ctx, dossier)
+        self.commit(*changed)
+        return dossier
+
+    def _take_termination_effect(self, ctx: Ctx, dossier: Dossier) -> list[Record]:
+        on = dossier.termination["effective_on"]
+        effect = Ctx(ctx.actor, on, ctx.today)
+        released = dossier.take_termination_effect(effect)
+        line = self._line(dossier)
+        line.release_commitment(effect, dossier.id, released)
+        dossier.close_if_settled(effect)
+        return [line]
+
+    def tick(self, today: date, dossier_ids: list[UUID]) -> dict[str, list[str]]:
+        """The daily deadline run: lapses and terminations taking effect, one dossier at a time."""
+        done: dict[str, list[str]] = {"lapsed": [], "terminated": []}
+        robot = Ctx(system_actor(), today, today)
+        for dossier_id in dossier_ids:
+            try:
+                dossier = self.load(Dossier, dossier_id, what="Dossier")
+            except NotFound:
+                continue
+            if dossier.termination_due(today):
+                changed = self._take_termination_effect(robot, dossier)
+                self.commit(dossier, *changed)
+                done["terminated"].append(str(dossier.id))
+            elif dossier.lapse_due(today):
+                due = dossier.convention["report_due_on"]
+                lapse_ctx = Ctx(robot.actor, due + timedelta(days=1), today)
+                released = dossier.declare_lapsed(lapse_ctx)
+                line = self._line(dossier)
+                line.release_commitment(lapse_ctx, dossier.id, released)
+                self.commit(dossier, line)
+                done["lapsed"].append(str(dossier.id))
+        return done
 
     # --- history and time travel -------------------------------------------------------------
 

@@ -64,6 +64,30 @@ class BudgetLine(Record):
             b.committed += self.amount
             b.commitments[str(self.dossier_id)] = self.amount
 
+    class Paid(Record.Event):
+        dossier_id: UUID
+        amount: Decimal
+
+        def apply(self, b: BudgetLine) -> None:
+            b.paid += self.amount
+
+    class CommitmentReleased(Record.Event):
+        dossier_id: UUID
+        amount: Decimal
+
+        def apply(self, b: BudgetLine) -> None:
+            b.committed -= self.amount
+            b.commitments[str(self.dossier_id)] = b.commitments.get(str(self.dossier_id), ZERO) - self.amount
+
+    class MandateReduced(Record.Event):
+        dossier_id: UUID
+        amount: Decimal
+
+        def apply(self, b: BudgetLine) -> None:
+            b.paid -= self.amount
+            b.committed -= self.amount
+            b.commitments[str(self.dossier_id)] = b.commitments.get(str(self.dossier_id), ZERO) - self.amount
+
     @classmethod
     def open(cls, ctx: Ctx, *, code: str, imputation: str, label: str, year: int, credits: Decimal) -> BudgetLine:
         return cls._start(cls.Opened, ctx, cls.id_for(code, imputation, year), code=code,
@@ -104,6 +128,18 @@ class BudgetLine(Record):
         if amount is None:
             raise RuleViolation("not_reserved", f"Aucune réservation pour le dossier {dossier_id}.")
         self._record(self.Committed, ctx, dossier_id=dossier_id, amount=amount)
+
+    def record_payment(self, ctx: Ctx, dossier_id: UUID, amount: Decimal) -> None:
+        self._record(self.Paid, ctx, dossier_id=dossier_id, amount=amount)
+
+    def release_commitment(self, ctx: Ctx, dossier_id: UUID, amount: Decimal) -> None:
+        """Releases the part of a commitment that will never be paid (settlement, lapse, termination)."""
+        if amount > 0:
+            self._record(self.CommitmentReleased, ctx, dossier_id=dossier_id, amount=amount)
+
+    def reduce_mandate(self, ctx: Ctx, dossier_id: UUID, amount: Decimal) -> None:
+        """A refund received in the year of payment restores the credits (rule 18)."""
+        self._record(self.MandateReduced, ctx, dossier_id=dossier_id, amount=amount)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": str(self.id), "code": self.code, "imputation": self.imputation, "label": self.label,

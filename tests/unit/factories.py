@@ -59,3 +59,50 @@ def attach(app: Subventio, dossier_id: Any, *kinds: str, on: date = date(2025, 6
 
 def sworn(on: date = date(2025, 6, 1)) -> dict[str, Any]:
     return {"signatory": "M. Président", "place": "Nice", "signed_on": on}
+
+
+SECRETARY = Actor("Secrétariat des assemblées", "secretary")
+FINANCE = Actor("Paierie départementale", "finance")
+MEMBERS = [f"Membre {i:02d}" for i in range(1, 45)]
+
+
+def full_attendance() -> dict[str, Any]:
+    return {"present": MEMBERS[:36], "excused": MEMBERS[36:], "absent": [],
+            "proxies": [{"from": MEMBERS[36 + i], "to": MEMBERS[i]} for i in range(8)]}
+
+
+def granted(app: Subventio, *, amount: str, eligible: str, year: int, session_on: date,
+            rules: dict[str, Any], number: str, bank: bool = True, executory: bool = True) -> Any:
+    """A dossier granted by an adopted (and, by default, executory) deliberation of `session_on`."""
+    on = date(year, 3, 1)
+    line = app.open_budget_line(ctx(on=on), code="C05-043A06", imputation="65748//93043",
+                                label="Actions européennes et internationales", year=year,
+                                credits=Decimal("43056.00"))
+    prog = app.open_programme(ctx(on=on), code=f"AAP-{number}", title="Ouverture au monde", year=year,
+                              opens_on=date(year, 1, 1), closes_on=date(year, 12, 31), budget_line_id=line.id,
+                              rules=ProgrammeRules.parse(rules), required_documents={})
+    bank_details = {"holder": "Lianes coopération", "iban": IBAN, "bic": "AGRIFRPP"} if bank else None
+    appl = _applicant(app, on, number, bank_details)
+    d = app.open_dossier(ctx(APPLICANT, on), programme_id=prog.id, applicant_id=appl.id, project_name="ECSI",
+                         total_budget=Decimal(eligible), amount_requested=Decimal(amount))
+    app.submit_dossier(ctx(APPLICANT, on), d.id, sworn_statement=sworn(on))
+    app.instruct_dossier(ctx(INSTRUCTOR, on), d.id, opinion="favourable", proposed_amount=Decimal(amount),
+                         eligible_cost=Decimal(eligible))
+    deliberation = app.create_deliberation(
+        ctx(SECRETARY, session_on), number=number, title="Subvention", session_on=session_on, members_in_office=44,
+        attendance=full_attendance(), items=[{"dossier_id": d.id, "amount": Decimal(amount),
+                                              "budget_line_id": line.id}])
+    app.record_vote(ctx(SECRETARY, session_on), deliberation.id, votes_for=44, votes_against=0, abstention=0,
+                    not_participating=[], interested=[])
+    if executory:
+        app.transmit_deliberation(ctx(SECRETARY, session_on), deliberation.id,
+                                  act_id=f"062-226200012-{session_on:%Y%m%d}-lmc1-DE-1-1", transmitted_on=session_on)
+        app.publish_deliberation(ctx(SECRETARY, session_on), deliberation.id, mode="electronic")
+    return d
+
+
+def _applicant(app: Subventio, on: date, number: str, bank: dict[str, str] | None) -> Any:
+    return app.register_applicant(ctx(on=on), kind="person", name=f"Bénéficiaire {number}", siret=None,
+                                  address="5 rue Jules de Vicq, 59800 Lille", email="contact@lianes.example",
+                                  phone=None, legal_representative={"name": "Elise MOULENE", "role": "Présidente"},
+                                  bank=bank)
