@@ -100,12 +100,14 @@ def build(settings: Settings) -> Any:
     """Builds the application, read store, projection runner and token store."""
     from api.services import Services
     from domain.application import Subventio
+    from domain.legality import Authority
     from projections.database import ReadStore
     from projections.runner import ProjectionRunner
     from projections.tokens import TokenStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = Subventio(env=settings.event_store_env())
+    app = Subventio(env=settings.event_store_env(),
+                    authority=Authority(department_code=settings.department_code, siren=settings.authority_siren))
     read = ReadStore(settings.read_store_url(), schema=settings.database_schema)
     read.create_all()
     runner = ProjectionRunner(app, read)
@@ -230,6 +232,19 @@ def parse_instant(text: str) -> datetime:
     return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
 
 
+def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
+    """Runs the deadline checks of one day once: lapses and terminations taking effect."""
+    from projections.queries import dossier_ids_for_tick
+
+    services = build(settings)
+    today = date.fromisoformat(args.today) if args.today else today_in_paris()
+    services.runner.catch_up()
+    done = services.app.tick(today, dossier_ids_for_tick(services.read))
+    services.runner.catch_up()
+    print(json.dumps({"today": today.isoformat(), **done}, indent=2))
+    return 0
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     import demo
 
@@ -269,13 +284,15 @@ def parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="print a dossier as it stood at an instant")
     replay.add_argument("--dossier", required=True)
     replay.add_argument("--as-of", required=True)
+    tick = sub.add_parser("tick", help="run the deadline checks for a day once (lapses, terminations)")
+    tick.add_argument("--today", help="the day to run for (YYYY-MM-DD; default today in Paris)")
     demo_p = sub.add_parser("demo", help="load the demo history")
     demo_p.add_argument("--if-empty", action="store_true", help="only when the store holds no event")
     return p
 
 
 COMMANDS = {"serve": cmd_serve, "token": cmd_token, "projections": cmd_projections, "audit": cmd_audit,
-            "replay": cmd_replay, "demo": cmd_demo}
+            "replay": cmd_replay, "demo": cmd_demo, "tick": cmd_tick}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from domain.chain import GENESIS, event_data, event_hash
 from domain.deliberation import Deliberation
 from domain.dossier import Dossier, ReferenceSequence
 from domain.errors import Check, InvalidFields, NotFound, RuleViolation, StaleVersion
-from domain.legality import Authority
+from domain.legality import Authority, cross_act_inconsistencies
 from domain.programme import Programme, ProgrammeRules
 from domain.record import Record, system_actor
 from domain.values import Actor, Ctx
@@ -515,6 +515,40 @@ class Subventio(Application[UUID]):
         line.release_commitment(effect, dossier.id, released)
         dossier.close_if_settled(effect)
         return [line]
+
+    def legality_report(self, dossier_id: UUID, on: date) -> dict[str, Any]:
+        """What a payment on `on` would need, the acts behind the grant, and every cross-act mismatch."""
+        dossier = self.load(Dossier, dossier_id, what="Dossier", read_only=True)
+        acts: list[dict[str, Any]] = []
+        inconsistencies: list[dict[str, Any]] = []
+        checks: list[Check] = []
+        if dossier.deliberation_id is not None:
+            deliberation = self.load(Deliberation, dossier.deliberation_id, what="Délibération", read_only=True)
+            acts.append({"kind": "deliberation", "id": str(deliberation.id), "number": deliberation.number,
+                         "session_on": deliberation.session_on, "result": deliberation.result,
+                         **deliberation.legality()})
+            if dossier.convention is not None and dossier.budget_line_id is not None:
+                line = self.load(BudgetLine, dossier.budget_line_id, what="Ligne budgétaire", read_only=True)
+                inconsistencies = cross_act_inconsistencies(
+                    dossier.convention["cites"], number=deliberation.number, session_on=deliberation.session_on,
+                    amount=dossier.granted_amount, budget_code=line.code, imputation=line.imputation)
+        if dossier.granted_amount is not None:
+            applicant = self.load(Applicant, dossier.applicant_id, what="Porteur", read_only=True)
+            programme = self.load(Programme, dossier.programme_id, what="Dispositif", read_only=True)
+            step = next((s["tranche"] for s in dossier.plan if s["tranche"] != "balance"), "balance") \
+                if dossier.plan else "single"
+            checks, _ = dossier.payment_checks(on=on, tranche=step, amount=None, justified_expenses=None,
+                                               legality=self.payment_legality(dossier, on),
+                                               bank_on_file=applicant.bank is not None,
+                                               rounding=programme.rules.rounding)
+        else:
+            checks = [Check("deliberation_adopted", False, f"dossier « {dossier.status} » : aucune attribution")]
+        if dossier.convention is not None:
+            acts.append({"kind": "convention", "status": dossier.convention["status"],
+                         "signatures": dossier.convention["signatures"],
+                         "amendments": dossier.convention["amendments"]})
+        return {"ready_for_payment": all(c.ok for c in checks), "checks": [c.as_dict() for c in checks],
+                "acts": acts, "inconsistencies": inconsistencies}
 
     def tick(self, today: date, dossier_ids: list[UUID]) -> dict[str, list[str]]:
         """The daily deadline run: lapses and terminations taking effect, one dossier at a time."""

@@ -39,6 +39,7 @@ class Dossier(Record):
             d.budget_line_id, d.convention, d.payments, d.paid_total = None, None, [], Decimal("0.00")
             d.report, d.final_amount, d.refunds, d.refunded_total = None, None, [], Decimal("0.00")
             d.termination, d.lapse, d.closed_on = None, None, None
+            d.released_total = Decimal("0.00")
 
     class Edited(Record.Event):
         changes: dict[str, Any]
@@ -210,8 +211,10 @@ class Dossier(Record):
     class ReportAccepted(Record.Event):
         justified_expenses: Decimal
         final_amount: Decimal
+        released: Decimal
 
         def apply(self, d: Dossier) -> None:
+            d.released_total += self.released
             d.report.update(status="accepted", justified_expenses=self.justified_expenses,
                             accepted_on=self.effective_on)
             d.final_amount = self.final_amount
@@ -262,6 +265,7 @@ class Dossier(Record):
         released: Decimal
 
         def apply(self, d: Dossier) -> None:
+            d.released_total += self.released
             d.status = "terminated"
             d.termination["status"] = "effective"
             d.final_amount = self.final_amount
@@ -271,6 +275,7 @@ class Dossier(Record):
         released: Decimal
 
         def apply(self, d: Dossier) -> None:
+            d.released_total += self.released
             d.status = "lapsed"
             d.lapse = {"lapsed_on": self.effective_on, "report_due_on": self.report_due_on,
                        "released": self.released}
@@ -605,13 +610,15 @@ class Dossier(Record):
                        granted=self.granted_amount or Decimal("0.00"), justified=justified_expenses,
                        eligible_cost=self.convention["eligible_cost"] if self.convention else justified_expenses,
                        rate=self.convention["rate"] if self.convention else Decimal("1"), rounding=rounding)
-        self._record(self.ReportAccepted, ctx, justified_expenses=justified_expenses, final_amount=final)
-        return self._unneeded_commitment()
+        released = self._unneeded_commitment(final)
+        self._record(self.ReportAccepted, ctx, justified_expenses=justified_expenses, final_amount=final,
+                     released=released)
+        return released
 
-    def _unneeded_commitment(self) -> Decimal:
-        granted = self.granted_amount or Decimal("0.00")
-        keep = max(self.final_amount or Decimal("0.00"), self.paid_total)
-        return max(Decimal("0.00"), granted - keep)
+    def _unneeded_commitment(self, due: Decimal) -> Decimal:
+        """What is still committed beyond what is due or already paid: released exactly once."""
+        still_committed = (self.granted_amount or Decimal("0.00")) - self.released_total
+        return max(Decimal("0.00"), still_committed - max(due, self.paid_total))
 
     def demand_refund(self, ctx: Ctx, *, title_number: str, issued_on: date, received_by_beneficiary_on: date | None,
                       amount: Decimal | None, reason: str) -> dict[str, Any]:
@@ -665,9 +672,9 @@ class Dossier(Record):
 
     def take_termination_effect(self, ctx: Ctx) -> Decimal:
         """On its effective date: what is due is the accepted final amount, or nothing; returns the release."""
-        final = self.final_amount if (self.report or {}).get("status") == "accepted" else Decimal("0.00")
-        granted = self.granted_amount or Decimal("0.00")
-        released = max(Decimal("0.00"), granted - max(final or Decimal("0.00"), self.paid_total))
+        final = self.final_amount if (self.report or {}).get("status") == "accepted" else None
+        final = final if final is not None else Decimal("0.00")
+        released = self._unneeded_commitment(final)
         self._record(self.Terminated, ctx, final_amount=final, released=released)
         return released
 
@@ -681,7 +688,7 @@ class Dossier(Record):
     def declare_lapsed(self, ctx: Ctx) -> Decimal:
         if not self.lapse_due(ctx.effective_on):
             raise RuleViolation("not_allowed_in_state", "La caducité ne s'applique pas à ce dossier.")
-        released = max(Decimal("0.00"), (self.granted_amount or Decimal("0.00")) - self.paid_total)
+        released = self._unneeded_commitment(Decimal("0.00"))
         self._record(self.Lapsed, ctx, report_due_on=self.convention["report_due_on"], released=released)
         return released
 

@@ -65,3 +65,36 @@ def check_act_id(act_id: str, *, authority: Authority, decided_on: date, nature:
         raise RuleViolation("invalid_act_id",
                             "L'identifiant @ctes ne correspond pas à l'acte : "
                             + "; ".join(f"{c.check} {c.detail}" for c in failed) + ".", checks)
+
+
+def cross_act_inconsistencies(cites: dict[str, object], *, number: str, session_on: date, amount: object,
+                              budget_code: str, imputation: str) -> list[dict[str, object]]:
+    """Rule 12: what the convention cites against the deliberation that authorised it.
+
+    Real documents get this wrong (002 cites "2 septembre 2025" for a vote of 15 September; 003 imputes
+    on C05-048A06 where the deliberation says C05-043A06): every mismatch is reported, none is fixed.
+    """
+    found: list[dict[str, object]] = []
+
+    def compare(field: str, cited: object, actual: object, label: str) -> None:
+        if cited is None or cited == "":
+            found.append({"field": field, "convention": None, "deliberation": str(actual),
+                          "detail": f"la convention ne cite pas {label}"})
+        elif str(cited).strip() != str(actual):
+            found.append({"field": field, "convention": str(cited), "deliberation": str(actual),
+                          "detail": f"{label} cité(e) « {cited} » ≠ « {actual} »"})
+
+    compare("deliberation_number", cites.get("deliberation_number"), number, "le numéro de délibération")
+    cited_date = cites.get("deliberation_date")
+    compare("deliberation_date", cited_date.isoformat() if isinstance(cited_date, date) else cited_date,
+            session_on.isoformat(), "la date de la délibération")
+    cited_amount = cites.get("amount")
+    compare("amount", f"{cited_amount}" if cited_amount is not None else None, f"{amount}", "le montant")
+    cited_code = cites.get("budget_code")
+    if cited_code and str(cited_code).strip() not in (budget_code, imputation, f"{budget_code} {imputation}"):
+        found.append({"field": "budget_code", "convention": str(cited_code), "deliberation": budget_code,
+                      "detail": f"imputation citée « {cited_code} » ≠ « {budget_code} » ({imputation})"})
+    elif not cited_code:
+        found.append({"field": "budget_code", "convention": None, "deliberation": budget_code,
+                      "detail": "la convention ne cite pas l'imputation budgétaire"})
+    return found

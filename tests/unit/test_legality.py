@@ -52,3 +52,24 @@ def test_months_clamp_at_the_end_of_shorter_months():
     assert add_months(date(2025, 12, 31), 2) == date(2026, 2, 28)
     assert add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
     assert add_months(date(2025, 11, 30), 3) == date(2026, 2, 28)
+
+
+def test_the_two_real_conventions_each_contain_one_inconsistency():
+    from domain.legality import cross_act_inconsistencies
+
+    # 002: the 2025 convention cites a deliberation "du 2 septembre 2025" voted on 15 September 2025.
+    found_2025 = cross_act_inconsistencies(
+        {"deliberation_number": "2025-344", "deliberation_date": "2025-09-02", "amount": "9380.00",
+         "budget_code": "C05-043A06"},
+        number="2025-344", session_on=date(2025, 9, 15), amount="9380.00", budget_code="C05-043A06",
+        imputation="65748//93043")
+    assert [(f["field"], f["convention"], f["deliberation"]) for f in found_2025] == [
+        ("deliberation_date", "2025-09-02", "2025-09-15")]
+    # 003: the 2023 convention imputes on C05-048A06 where the deliberation says C05-043A06.
+    found_2023 = cross_act_inconsistencies(
+        {"deliberation_number": "2023-388", "deliberation_date": "2023-09-18", "amount": "7000.00",
+         "budget_code": "C05-048A06"},
+        number="2023-388", session_on=date(2023, 9, 18), amount="7000.00", budget_code="C05-043A06",
+        imputation="65748//93043")
+    assert [(f["field"], f["convention"], f["deliberation"]) for f in found_2023] == [
+        ("budget_code", "C05-048A06", "C05-043A06")]
