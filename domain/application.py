@@ -27,6 +27,7 @@ from domain.errors import Check, InvalidFields, NotFound, RuleViolation, StaleVe
 from domain.legality import Authority, cross_act_inconsistencies
 from domain.programme import Programme, ProgrammeRules
 from domain.record import Record, system_actor
+from domain.seal import Seal, merkle_root
 from domain.values import Actor, Ctx
 
 P = ParamSpec("P")
@@ -650,12 +651,34 @@ class Subventio(Application[UUID]):
             yield from page
             position = page[-1].id
 
-    def chain_heads(self) -> dict[UUID, tuple[int, str]]:
+    def chain_heads(self, until: int | None = None) -> tuple[dict[UUID, tuple[int, str]], int, int]:
+        """Every aggregate's last (version, hash) up to a log position; also the events read and last position."""
         heads: dict[UUID, tuple[int, str]] = {}
+        events = last = 0
         for notification in self._all_notifications(1000):
-            state = self.mapper.to_domain_event(notification)
-            heads[notification.originator_id] = (notification.originator_version, vars(state)["hash"])
-        return heads
+            if until is not None and notification.id > until:
+                break
+            state = vars(self.mapper.to_domain_event(notification))
+            heads[notification.originator_id] = (notification.originator_version, state["hash"])
+            events, last = events + 1, notification.id
+        return heads, events, last
+
+    def seal(self, ctx: Ctx, day: date) -> Seal:
+        """Writes the day's seal: the Merkle root of every chain head (the seal itself is chained too)."""
+        if self.exists(Seal.id_for(day)):
+            raise RuleViolation("already_exists", f"Le scellement du {day:%d/%m/%Y} existe déjà.")
+        heads, events, last = self.chain_heads()
+        seal = Seal.write(ctx, day=day, heads=heads, events=events, last_position=last)
+        return self._create(seal, f"Le scellement du {day:%d/%m/%Y}")
+
+    def verify_seal(self, day: date) -> dict[str, Any]:
+        """Recomputes the heads as they stood at the sealed position and compares the Merkle root."""
+        seal = self.load(Seal, Seal.id_for(day), what="Scellement", read_only=True)
+        heads, events, _ = self.chain_heads(until=seal.last_position)
+        root = merkle_root(heads)
+        return {"day": day, "ok": root == seal.merkle_root and events == seal.events,
+                "sealed_root": seal.merkle_root, "recomputed_root": root, "sealed_events": seal.events,
+                "events_now_before_position": events}
 
 
 def topic_of(cls: type[Any]) -> str:

@@ -145,3 +145,21 @@ def test_forged_event_inserted_in_the_middle_is_named(store):
     assert broken is not None
     assert broken.aggregate_id == str(d.id)
     assert broken.version == 3
+
+
+def test_a_seal_detects_the_truncation_of_a_chain(store):
+    from domain.values import Actor, Ctx
+
+    app, settings = store
+    d = full_dossier(app)
+    day = date(2025, 6, 30)
+    app.seal(Ctx(Actor("Contrôle interne", "auditor"), day, day), day)
+    assert app.verify_seal(day)["ok"]
+    with raw(settings) as (conn, table, ph):
+        last = rows(conn, table, ph, d.id)[-1][0]
+        conn.execute(f"DELETE FROM {table} WHERE originator_id={ph} AND originator_version={ph}",
+                     (key(ph, d.id), last))
+    assert app.verify_chains().ok  # the chain alone cannot see that its last event is gone
+    report = app.verify_seal(day)
+    assert not report["ok"]
+    assert report["recomputed_root"] != report["sealed_root"]
