@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -93,7 +93,7 @@ class Settings:
 
 
 def today_in_paris() -> date:
-    return datetime.now(timezone.utc).astimezone(PARIS).date()
+    return datetime.now(UTC).astimezone(PARIS).date()
 
 
 def build(settings: Settings) -> Any:
@@ -157,7 +157,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     services = build(settings)
-    if args.token_command == "create":
+    if args.token_command == "create":  # noqa: S105 - a sub-command name, not a password
         from uuid import UUID
 
         applicant = UUID(args.applicant) if args.applicant else None
@@ -166,7 +166,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         print(services.tokens.create(role=args.role, name=args.name, applicant_id=applicant))
         return 0
-    if args.token_command == "revoke":
+    if args.token_command == "revoke":  # noqa: S105 - a sub-command name, not a password
         ok = services.tokens.revoke(args.token)
         print("revoked" if ok else "unknown token", file=sys.stderr)
         return 0 if ok else 1
@@ -227,9 +227,9 @@ def parse_instant(text: str) -> datetime:
     """An ISO instant, or a date meaning the end of that day in Paris."""
     if len(text) == 10:
         day = date.fromisoformat(text)
-        return datetime(day.year, day.month, day.day, 23, 59, 59, 999999, tzinfo=PARIS).astimezone(timezone.utc)
+        return datetime(day.year, day.month, day.day, 23, 59, 59, 999999, tzinfo=PARIS).astimezone(UTC)
     instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
@@ -261,7 +261,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="subventio", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP API (waitress)")
+    serve = sub.add_parser("serve", help="run the HTTP API (gunicorn, pre-forked workers)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, help="worker processes (default 2, SUBVENTIO_WORKERS)")

@@ -6,10 +6,10 @@ import re
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
+from domain import values
 from domain.errors import InvalidValue
 from domain.programme import APPLICANT_KINDS, NAMESPACE
 from domain.record import Record
-from domain import values
 from domain.values import Ctx
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

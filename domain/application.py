@@ -622,23 +622,23 @@ class Subventio(Application[UUID]):
             version = notification.originator_version
             last_version, last_hash = heads.get(aggregate_id, (0, GENESIS))
 
-            def broken(reason: str) -> Verification:
-                return Verification(False, checked, ChainBreak(str(aggregate_id), version, reason))
-
             try:
                 event = self.mapper.to_domain_event(notification)
                 state = dict(vars(event))
             except Exception as exc:  # noqa: BLE001 - any decoding failure is a break
-                return broken(f"stored event cannot be decoded: {type(exc).__name__}")
+                return _broken(checked, aggregate_id, version, f"stored event cannot be decoded: {type(exc).__name__}")
             if version != last_version + 1:
                 kind = "an event is missing before it" if version > last_version + 1 else \
                     "event out of order or inserted"
-                return broken(f"version {version} follows version {last_version}: {kind}")
+                return _broken(checked, aggregate_id, version,
+                               f"version {version} follows version {last_version}: {kind}")
             if state.get("previous_hash") != last_hash:
-                return broken("previous_hash does not match the hash of the event before it")
+                return _broken(checked, aggregate_id, version,
+                               "previous_hash does not match the hash of the event before it")
             expected = event_hash(aggregate_id, version, notification.topic, event.timestamp, event_data(state))
             if state.get("hash") != expected:
-                return broken("the event's content does not match its hash (changed payload or metadata)")
+                return _broken(checked, aggregate_id, version,
+                               "the event's content does not match its hash (changed payload or metadata)")
             heads[aggregate_id] = (version, state["hash"])
         return Verification(True, checked, None)
 
@@ -679,6 +679,10 @@ class Subventio(Application[UUID]):
         return {"day": day, "ok": root == seal.merkle_root and events == seal.events,
                 "sealed_root": seal.merkle_root, "recomputed_root": root, "sealed_events": seal.events,
                 "events_now_before_position": events}
+
+
+def _broken(checked: int, aggregate_id: UUID, version: int, reason: str) -> Verification:
+    return Verification(False, checked, ChainBreak(str(aggregate_id), version, reason))
 
 
 def topic_of(cls: type[Any]) -> str:

@@ -37,13 +37,16 @@ def validate_attendance(members_in_office: int, attendance: dict[str, Any]) -> d
     holders = [p.get("to") for p in proxies]
     for index, proxy in enumerate(proxies):
         if proxy.get("from") not in excused + absent:
-            errors[f"attendance.proxies.{index}.from"] = [f"« {proxy.get('from')} » doit être excusé ou absent pour donner pouvoir."]
+            errors[f"attendance.proxies.{index}.from"] = [
+                f"« {proxy.get('from')} » doit être excusé ou absent pour donner pouvoir."]
         if proxy.get("to") not in present:
-            errors[f"attendance.proxies.{index}.to"] = [f"« {proxy.get('to')} » doit être présent pour recevoir un pouvoir."]
+            errors[f"attendance.proxies.{index}.to"] = [
+                f"« {proxy.get('to')} » doit être présent pour recevoir un pouvoir."]
         if givers.count(proxy.get("from")) > 1:
             errors[f"attendance.proxies.{index}.from"] = ["Un membre ne peut donner qu'un seul pouvoir."]
         if holders.count(proxy.get("to")) > 1:
-            errors[f"attendance.proxies.{index}.to"] = ["Un membre ne peut détenir qu'un seul pouvoir (CGCT L.3121-14)."]
+            errors[f"attendance.proxies.{index}.to"] = [
+                "Un membre ne peut détenir qu'un seul pouvoir (CGCT L.3121-14)."]
     if errors:
         raise InvalidFields(errors)
     return {"present": present, "excused": excused, "absent": absent, "proxies": proxies}
@@ -115,7 +118,8 @@ class Deliberation(Record):
             if self.kind == "referral":
                 d.referred = True
             else:
-                d.extended_deadline = max(d.extended_deadline or self.effective_on, referral_deadline(self.effective_on))
+                extended = referral_deadline(self.effective_on)
+                d.extended_deadline = max(d.extended_deadline or extended, extended)
 
     # --- commands -------------------------------------------------------------------------
 

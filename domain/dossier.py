@@ -231,7 +231,8 @@ class Dossier(Record):
 
         def apply(self, d: Dossier) -> None:
             d.refunds.append({"id": self.refund_id, "title_number": self.title_number, "amount": self.amount,
-                              "issued_on": self.issued_on, "received_by_beneficiary_on": self.received_by_beneficiary_on,
+                              "issued_on": self.issued_on,
+                              "received_by_beneficiary_on": self.received_by_beneficiary_on,
                               "due_on": self.due_on, "reason": self.reason, "received_total": Decimal("0.00"),
                               "receipts": [], "status": "open"})
 
@@ -545,7 +546,8 @@ class Dossier(Record):
                             why or (f"tranche « {tranche} » : {amount} €" if amount > 0 else "rien à payer")))
         total = self.ordered_total + amount
         checks.append(Check("within_grant", total <= cap,
-                            f"cumul {total} € pour {cap} € {'(montant définitif)' if self.final_amount is not None else 'attribués'}"))
+                            f"cumul {total} € pour {cap} € "
+                            + ("(montant définitif)" if self.final_amount is not None else "attribués")))
         if tranche == "instalment" and justified_expenses and convention:
             share = self._justified_share(justified_expenses)
             checks.append(Check("within_justified_share", total <= share,

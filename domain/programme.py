@@ -118,7 +118,8 @@ def parse_required_documents(raw: dict[str, Any]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for kind, docs in (raw or {}).items():
         if kind not in APPLICANT_KINDS:
-            errors[f"required_documents.{kind}"] = [f"Type de porteur inconnu (attendu : {', '.join(APPLICANT_KINDS)})."]
+            errors[f"required_documents.{kind}"] = [
+                f"Type de porteur inconnu (attendu : {', '.join(APPLICANT_KINDS)})."]
         elif not isinstance(docs, list) or not all(isinstance(d, str) and 0 < len(d) <= 50 for d in docs):
             errors[f"required_documents.{kind}"] = ["Liste de types de pièces attendue (50 caractères au plus)."]
         else:

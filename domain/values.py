@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from enum import Enum
+from enum import StrEnum
 
 from domain.errors import InvalidValue
 
@@ -17,7 +17,7 @@ ZERO = Decimal("0.00")
 def money(value: object, *, field: str = "amount", allow_zero: bool = False,
           allow_negative: bool = False) -> Decimal:
     """Parses euros with at most two decimals into a Decimal quantized to the cent; never a float."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise InvalidValue(field, "Montant invalide : utiliser une chaîne décimale (ex. \"9380.00\").")
     try:
         amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
@@ -40,7 +40,7 @@ def money(value: object, *, field: str = "amount", allow_zero: bool = False,
 
 def rate(value: object, *, field: str = "rate") -> Decimal:
     """Parses a fraction in [0, 1] given as a decimal string ("0.3744" for 37.44 %)."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise InvalidValue(field, "Taux invalide : utiliser une fraction décimale (ex. \"0.3744\").")
     try:
         fraction = Decimal(str(value)) if not isinstance(value, Decimal) else value
@@ -54,7 +54,7 @@ def rate(value: object, *, field: str = "rate") -> Decimal:
     return fraction
 
 
-class Rounding(str, Enum):
+class Rounding(StrEnum):
     """How a programme rounds computed amounts (rule 4)."""
 
     CENT = "cent"

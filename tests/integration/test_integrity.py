@@ -132,7 +132,7 @@ def test_forged_event_inserted_in_the_middle_is_named(store):
         chain = rows(conn, table, ph, d.id)
         last = chain[-1][0]
         # Make room after version 2 by moving the tail up one version, then insert a forged copy.
-        for version, state, _ in reversed(chain[2:]):
+        for version, _state, _ in reversed(chain[2:]):
             conn.execute(f"DELETE FROM {table} WHERE originator_id={ph} AND originator_version={ph}",
                          (key(ph, d.id), version))
         forged = chain[1][1].replace(b'"Rib"', b'"Faux"')

@@ -33,7 +33,8 @@ def programme(app: Subventio, *, closes_on: date = date(2025, 6, 30), rules: dic
     return app.open_programme(ctx(), code=code, title="Actions européennes 2025", year=2025,
                               opens_on=date(2025, 1, 1), closes_on=closes_on, budget_line_id=line.id,
                               rules=ProgrammeRules.parse(rules or {}),
-                              required_documents=required if required is not None else {"association": ["statuts", "rib"]})
+                              required_documents=required if required is not None
+                              else {"association": ["statuts", "rib"]})
 
 
 def applicant(app: Subventio, kind: str = "association") -> Any:

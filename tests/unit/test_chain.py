@@ -1,6 +1,6 @@
 """The hash chain: canonical encoding, chaining, and what verification detects (in memory)."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -9,7 +9,7 @@ from domain.values import Actor
 from tests.unit.factories import applicant, ctx, memory_app, programme
 
 AGG = UUID("12345678-1234-5678-1234-567812345678")
-WHEN = datetime(2025, 9, 15, 10, 0, tzinfo=timezone.utc)
+WHEN = datetime(2025, 9, 15, 10, 0, tzinfo=UTC)
 
 
 def test_canonical_encoding_is_sorted_compact_and_typed():

@@ -9,8 +9,8 @@ from domain.budget import BudgetLine
 from domain.deliberation import Deliberation
 from domain.dossier import Dossier
 from domain.errors import InvalidFields, RuleViolation
-from tests.unit.factories import APPLICANT, INSTRUCTOR, applicant, attach, ctx, dossier, memory_app, programme, sworn
 from domain.values import Actor
+from tests.unit.factories import APPLICANT, INSTRUCTOR, applicant, ctx, dossier, memory_app, programme, sworn
 
 SECRETARY = Actor("Secrétariat", "secretary")
 SESSION = date(2025, 9, 15)

@@ -35,7 +35,7 @@ def sign_both(app, d, on):
 
 
 def pay(app, d, tranche, on, amount=None, justified=None):
-    dossier, payment = app.order_payment(ctx(FINANCE, on), d.id, tranche=tranche,
+    _, payment = app.order_payment(ctx(FINANCE, on), d.id, tranche=tranche,
                                          amount=Decimal(amount) if amount else None,
                                          justified_expenses=Decimal(justified) if justified else None)
     return app.mark_payment_paid(ctx(FINANCE, on), d.id, payment["id"], bank_reference=f"VIR-{on:%Y%m%d}")

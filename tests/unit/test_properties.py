@@ -125,6 +125,7 @@ class GrantLifecycle(RuleBasedStateMachine):
         assert replayed.as_dict() == live.as_dict()
 
 
-GrantLifecycle.TestCase.settings = settings(max_examples=int(os.environ.get("SUBVENTIO_HYPOTHESIS_EXAMPLES", "40")), stateful_step_count=15, deadline=None,
+EXAMPLES = int(os.environ.get("SUBVENTIO_HYPOTHESIS_EXAMPLES", "40"))
+GrantLifecycle.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=15, deadline=None,
                                             suppress_health_check=[HealthCheck.too_slow])
 TestGrantLifecycle = GrantLifecycle.TestCase
