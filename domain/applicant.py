@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4, uuid5
 
 from domain import values
@@ -24,6 +24,16 @@ def validate_bank(bank: dict[str, str]) -> dict[str, str]:
 
 class Applicant(Record):
     """An association, commune, public body, company or person; a SIRET identifies it once."""
+
+    if TYPE_CHECKING:  # state set by apply(); runtime annotations would become dataclass fields
+        kind: str
+        name: str
+        siret: str | None
+        address: str
+        email: str
+        phone: str | None
+        legal_representative: dict[str, str]
+        bank: dict[str, str] | None
 
     @staticmethod
     def id_for(siret: str | None) -> UUID:

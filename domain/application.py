@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -128,7 +128,7 @@ class Subventio(Application[UUID]):
              what: str = "ressource", read_only: bool = False) -> A:
         """Loads an aggregate; read_only shares the cached object (never mutate or save it)."""
         try:
-            aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
+            aggregate: Record = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
         except AggregateNotFoundError:
             raise NotFound(f"{what} introuvable : {aggregate_id}") from None
         if not isinstance(aggregate, cls):
@@ -392,7 +392,7 @@ class Subventio(Application[UUID]):
         return dossier, programme
 
     def _line(self, dossier: Dossier) -> BudgetLine:
-        return self.load(BudgetLine, dossier.budget_line_id, what="Ligne budgétaire")
+        return self.load(BudgetLine, cast("UUID", dossier.budget_line_id), what="Ligne budgétaire")
 
     @retried
     def draft_convention(self, ctx: Ctx, dossier_id: UUID, *, eligible_cost: Decimal, rate: Decimal | None,
@@ -509,7 +509,7 @@ class Subventio(Application[UUID]):
         return dossier
 
     def _take_termination_effect(self, ctx: Ctx, dossier: Dossier) -> list[Record]:
-        on = dossier.termination["effective_on"]
+        on = cast("dict[str, Any]", dossier.termination)["effective_on"]
         effect = Ctx(ctx.actor, on, ctx.today)
         released = dossier.take_termination_effect(effect)
         line = self._line(dossier)
@@ -565,7 +565,7 @@ class Subventio(Application[UUID]):
                 self.commit(dossier, *changed)
                 done["terminated"].append(str(dossier.id))
             elif dossier.lapse_due(today):
-                due = dossier.convention["report_due_on"]
+                due = cast("dict[str, Any]", dossier.convention)["report_due_on"]
                 lapse_ctx = Ctx(robot.actor, due + timedelta(days=1), today)
                 released = dossier.declare_lapsed(lapse_ctx)
                 line = self._line(dossier)
@@ -579,18 +579,18 @@ class Subventio(Application[UUID]):
     def as_of(self, cls: type[A], aggregate_id: UUID, instant: datetime, what: str = "ressource") -> A:
         """The aggregate as it stood at a recorded instant (NotFound if it did not exist yet)."""
         aggregate: Any = None
-        for event in self.events.get(aggregate_id):
+        for event in cast("Iterator[Record.Event]", self.events.get(aggregate_id)):
             if event.timestamp > instant:
                 break
-            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+            aggregate = event.mutate(aggregate)
         if aggregate is None or not isinstance(aggregate, cls):
             raise NotFound(f"{what} introuvable à cette date : {aggregate_id}")
-        return aggregate  # type: ignore[no-any-return]
+        return aggregate
 
     def history(self, aggregate_id: UUID) -> list[dict[str, Any]]:
         """Every event of one aggregate in order, with its actor, dates, data and hashes."""
         items = []
-        for event in self.events.get(aggregate_id):
+        for event in cast("Iterator[Record.Event]", self.events.get(aggregate_id)):
             state = dict(vars(event))
             data = event_data(state)
             for key in ("actor", "effective_on", "previous_hash", "originator_topic"):
@@ -623,7 +623,7 @@ class Subventio(Application[UUID]):
             last_version, last_hash = heads.get(aggregate_id, (0, GENESIS))
 
             try:
-                event = self.mapper.to_domain_event(notification)
+                event = cast("Record.Event", self.mapper.to_domain_event(notification))
                 state = dict(vars(event))
             except Exception as exc:  # noqa: BLE001 - any decoding failure is a break
                 return _broken(checked, aggregate_id, version, f"stored event cannot be decoded: {type(exc).__name__}")

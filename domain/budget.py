@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 from domain.errors import RuleViolation
@@ -14,6 +14,18 @@ from domain.values import ZERO, Ctx
 
 class BudgetLine(Record):
     """A budget line (code opération + imputation) for one year; id derives from code, imputation, year."""
+
+    if TYPE_CHECKING:  # state set by apply(); runtime annotations would become dataclass fields
+        code: str
+        imputation: str
+        label: str
+        year: int
+        credits: Decimal
+        reserved: Decimal
+        committed: Decimal
+        paid: Decimal
+        reservations: dict[str, Decimal]
+        commitments: dict[str, Decimal]
 
     @staticmethod
     def id_for(code: str, imputation: str, year: int) -> UUID:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 from domain.errors import Check, InvalidFields, RuleViolation
@@ -54,6 +54,26 @@ def validate_attendance(members_in_office: int, attendance: dict[str, Any]) -> d
 
 class Deliberation(Record):
     """One deliberation (N° 2025-344): its items, attendance, vote, signature and legality dates."""
+
+    if TYPE_CHECKING:  # state set by apply(); runtime annotations would become dataclass fields
+        number: str
+        title: str
+        session_on: date
+        members_in_office: int
+        attendance: dict[str, Any]
+        items: list[dict[str, Any]]
+        status: str
+        vote: dict[str, Any] | None
+        result: str | None
+        signed: dict[str, Any] | None
+        act_id: str | None
+        transmitted_on: date | None
+        acknowledged_on: date | None
+        published_on: date | None
+        publication_mode: str | None
+        letters: list[dict[str, Any]]
+        extended_deadline: date | None
+        referred: bool
 
     @staticmethod
     def id_for(number: str) -> UUID:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID, uuid4, uuid5
 
 from domain.errors import Check, InvalidFields, NotFound, RuleViolation
@@ -18,6 +18,38 @@ EDITABLE = ("draft", "incomplete")
 
 class Dossier(Record):
     """A grant application; public methods decide and raise, nested events only record."""
+
+    if TYPE_CHECKING:  # state set by apply(); runtime annotations would become dataclass fields
+        programme_id: UUID
+        applicant_id: UUID
+        project_name: str
+        total_budget: Decimal
+        amount_requested: Decimal
+        other_public_funding: Decimal | None
+        status: str
+        reference: str | None
+        documents: list[dict[str, Any]]
+        requested_documents: list[str]
+        documents_request: dict[str, Any]
+        sworn_statement: dict[str, Any] | None
+        submitted_on: date | None
+        instruction: dict[str, Any] | None
+        decision: dict[str, Any] | None
+        deliberation_id: UUID | None
+        granted_amount: Decimal | None
+        scheduled_amount: Decimal | None
+        budget_line_id: UUID | None
+        convention: dict[str, Any] | None
+        payments: list[dict[str, Any]]
+        paid_total: Decimal
+        report: dict[str, Any] | None
+        final_amount: Decimal | None
+        refunds: list[dict[str, Any]]
+        refunded_total: Decimal
+        termination: dict[str, Any] | None
+        lapse: dict[str, Any] | None
+        closed_on: date | None
+        released_total: Decimal
 
     class Opened(Record.Created):
         programme_id: UUID
@@ -159,11 +191,12 @@ class Dossier(Record):
         signatory: str
 
         def apply(self, d: Dossier) -> None:
-            d.convention["signatures"].append({"party": self.party, "signatory": self.signatory,
-                                               "signed_on": self.effective_on})
-            if {s["party"] for s in d.convention["signatures"]} == {"beneficiary", "department"}:
-                d.convention["status"] = "signed"
-                d.convention["signed_on"] = self.effective_on
+            convention = cast("dict[str, Any]", d.convention)  # drafted before any signature
+            convention["signatures"].append({"party": self.party, "signatory": self.signatory,
+                                             "signed_on": self.effective_on})
+            if {s["party"] for s in convention["signatures"]} == {"beneficiary", "department"}:
+                convention["status"] = "signed"
+                convention["signed_on"] = self.effective_on
                 d.status = "convention_signed"
 
     class Amended(Record.Event):
@@ -171,10 +204,11 @@ class Dossier(Record):
         reason: str
 
         def apply(self, d: Dossier) -> None:
-            d.convention["amendments"].append({"number": len(d.convention["amendments"]) + 1,
-                                               "changes": dict(self.changes), "reason": self.reason,
-                                               "signed_on": self.effective_on})
-            d.convention.update(self.changes)
+            convention = cast("dict[str, Any]", d.convention)  # only a signed convention is amended
+            convention["amendments"].append({"number": len(convention["amendments"]) + 1,
+                                             "changes": dict(self.changes), "reason": self.reason,
+                                             "signed_on": self.effective_on})
+            convention.update(self.changes)
 
     class PaymentOrdered(Record.Event):
         payment_id: str
@@ -215,8 +249,8 @@ class Dossier(Record):
 
         def apply(self, d: Dossier) -> None:
             d.released_total += self.released
-            d.report.update(status="accepted", justified_expenses=self.justified_expenses,
-                            accepted_on=self.effective_on)
+            cast("dict[str, Any]", d.report).update(status="accepted", justified_expenses=self.justified_expenses,
+                                                    accepted_on=self.effective_on)
             d.final_amount = self.final_amount
             d.status = "report_accepted"
 
@@ -268,7 +302,7 @@ class Dossier(Record):
         def apply(self, d: Dossier) -> None:
             d.released_total += self.released
             d.status = "terminated"
-            d.termination["status"] = "effective"
+            cast("dict[str, Any]", d.termination)["status"] = "effective"
             d.final_amount = self.final_amount
 
     class Lapsed(Record.Event):
@@ -451,7 +485,7 @@ class Dossier(Record):
 
     def sign_convention(self, ctx: Ctx, *, party: str, signatory: str) -> None:
         self._require(("convention_drafted",), "signer la convention")
-        if party in {s["party"] for s in self.convention["signatures"]}:
+        if party in {s["party"] for s in cast("dict[str, Any]", self.convention)["signatures"]}:
             raise RuleViolation("already_signed", f"La convention est déjà signée par la partie « {party} ».")
         self._not_before(ctx, self.decision["decided_on"] if self.decision else None, "l'attribution")
         self._record(self.ConventionSigned, ctx, party=party, signatory=signatory)
@@ -462,7 +496,7 @@ class Dossier(Record):
         if not changes:
             raise InvalidFields({"changes": ["Au moins une modification est attendue."]})
         for name, new in changes.items():
-            current = self.convention[name]
+            current = cast("dict[str, Any]", self.convention)[name]
             if ctx.effective_on > current:
                 raise RuleViolation("amendment_too_late",
                                     f"L'avenant du {ctx.effective_on:%d/%m/%Y} arrive après la date qu'il modifie "
@@ -560,7 +594,7 @@ class Dossier(Record):
 
     def _justified_share(self, justified: Decimal) -> Decimal:
         granted = self.granted_amount or Decimal("0.00")
-        eligible = self.convention["eligible_cost"]
+        eligible = cast("dict[str, Any]", self.convention)["eligible_cost"]
         return min(granted, (granted * justified / eligible).quantize(Decimal("0.01"))) if eligible else granted
 
     def order_payment(self, ctx: Ctx, *, tranche: str, amount: Decimal | None, justified_expenses: Decimal | None,
@@ -691,7 +725,8 @@ class Dossier(Record):
         if not self.lapse_due(ctx.effective_on):
             raise RuleViolation("not_allowed_in_state", "La caducité ne s'applique pas à ce dossier.")
         released = self._unneeded_commitment(Decimal("0.00"))
-        self._record(self.Lapsed, ctx, report_due_on=self.convention["report_due_on"], released=released)
+        self._record(self.Lapsed, ctx, report_due_on=cast("dict[str, Any]", self.convention)["report_due_on"],
+                     released=released)
         return released
 
     def close_if_settled(self, ctx: Ctx) -> bool:
@@ -760,6 +795,10 @@ def _check_amounts(total_budget: Decimal, amount_requested: Decimal) -> None:
 
 class ReferenceSequence(Record):
     """The yearly counter of dossier references ("2026-00042"): unique, never reused."""
+
+    if TYPE_CHECKING:  # state set by apply(); runtime annotations would become dataclass fields
+        year: int
+        last: int
 
     @staticmethod
     def id_for(year: int) -> UUID:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 from domain.errors import InvalidFields, InvalidValue
@@ -131,6 +131,16 @@ def parse_required_documents(raw: dict[str, Any]) -> dict[str, list[str]]:
 
 class Programme(Record):
     """A funding programme; its id derives from its code, which is therefore unique."""
+
+    if TYPE_CHECKING:  # state set by apply(); runtime annotations would become dataclass fields
+        code: str
+        title: str
+        year: int
+        opens_on: date
+        closes_on: date
+        budget_line_id: UUID
+        rules_data: dict[str, Any]
+        required_documents: dict[str, list[str]]
 
     @staticmethod
     def id_for(code: str) -> UUID:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 from domain.programme import NAMESPACE
@@ -36,6 +36,13 @@ def merkle_root(heads: dict[UUID, tuple[int, str]]) -> str:
 
 class Seal(Record):
     """The seal of one day: the Merkle root of all chain heads at the moment it was written."""
+
+    if TYPE_CHECKING:  # state set by apply(); runtime annotations would become dataclass fields
+        day: date
+        merkle_root: str
+        aggregates: int
+        events: int
+        last_position: int
 
     @staticmethod
     def id_for(day: date) -> UUID:
