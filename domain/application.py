@@ -578,9 +578,20 @@ class Subventio(Application[UUID]):
 
     def as_of(self, cls: type[A], aggregate_id: UUID, instant: datetime, what: str = "ressource") -> A:
         """The aggregate as it stood at a recorded instant (NotFound if it did not exist yet)."""
+        return self._fold_until(cls, aggregate_id, lambda event: event.timestamp > instant, what)
+
+    def as_of_effective(self, cls: type[A], aggregate_id: UUID, day: date, what: str = "ressource") -> A:
+        """The aggregate through the facts effective on or before a real-world date, in recorded order.
+
+        Folding stops at the first fact dated later, so a fact recorded afterwards but dated earlier
+        (entered late on paper) is not shown out of its order.
+        """
+        return self._fold_until(cls, aggregate_id, lambda event: event.effective_on > day, what)
+
+    def _fold_until(self, cls: type[A], aggregate_id: UUID, stop: Callable[[Record.Event], bool], what: str) -> A:
         aggregate: Any = None
         for event in cast("Iterator[Record.Event]", self.events.get(aggregate_id)):
-            if event.timestamp > instant:
+            if stop(event):
                 break
             aggregate = event.mutate(aggregate)
         if aggregate is None or not isinstance(aggregate, cls):

@@ -269,3 +269,23 @@ def test_settlement_rules():
                   eligible_cost=Decimal("9380.00"), rate=Decimal("1"), rounding=Rounding.CENT) == Decimal("9380.00")
     assert settle("reduce", granted=Decimal("1500.00"), justified=Decimal("1234.00"), eligible_cost=Decimal("1500"),
                   rate=Decimal("1"), rounding=Rounding.TEN_EUROS) == Decimal("1230.00")
+
+
+def test_time_travel_by_recorded_instant_and_by_effective_date():
+    from datetime import datetime, timezone
+
+    from domain.errors import NotFound
+
+    app = memory_app()
+    before = datetime.now(timezone.utc)
+    d = grant_2023(app)
+    with pytest.raises(NotFound):
+        app.as_of(Dossier, d.id, before)
+    convention(app, d, eligible="18695.00", on=date(2023, 10, 2))
+    sign_both(app, d, date(2023, 10, 5))
+    pay(app, d, "single", date(2023, 10, 20))
+    assert app.as_of(Dossier, d.id, datetime.now(timezone.utc)).paid_total == Decimal("7000.00")
+    on_the_vote = app.as_of_effective(Dossier, d.id, date(2023, 9, 18))
+    assert (on_the_vote.status, on_the_vote.granted_amount) == ("granted", Decimal("7000.00"))
+    assert app.as_of_effective(Dossier, d.id, date(2023, 10, 19)).status == "convention_signed"
+    assert app.as_of_effective(Dossier, d.id, date(2023, 10, 20)).paid_total == Decimal("7000.00")
