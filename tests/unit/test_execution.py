@@ -1,7 +1,7 @@
 """Rules 13–19 on the real cases of the seeds: conventions, payments, report, settlement, refunds,
 termination and lapse."""
 
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 
 import pytest
@@ -272,19 +272,19 @@ def test_settlement_rules():
 
 
 def test_time_travel_by_recorded_instant_and_by_effective_date():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from domain.errors import NotFound
 
     app = memory_app()
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     d = grant_2023(app)
     with pytest.raises(NotFound):
         app.as_of(Dossier, d.id, before)
     convention(app, d, eligible="18695.00", on=date(2023, 10, 2))
     sign_both(app, d, date(2023, 10, 5))
     pay(app, d, "single", date(2023, 10, 20))
-    assert app.as_of(Dossier, d.id, datetime.now(timezone.utc)).paid_total == Decimal("7000.00")
+    assert app.as_of(Dossier, d.id, datetime.now(UTC)).paid_total == Decimal("7000.00")
     on_the_vote = app.as_of_effective(Dossier, d.id, date(2023, 9, 18))
     assert (on_the_vote.status, on_the_vote.granted_amount) == ("granted", Decimal("7000.00"))
     assert app.as_of_effective(Dossier, d.id, date(2023, 10, 19)).status == "convention_signed"
