@@ -192,8 +192,26 @@ def cmd_projections(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from domain.values import Actor, Ctx
+
     services = build(settings)
-    total = services.app.recorder.max_notification_id() or 0
+    app = services.app
+    if args.audit_command == "seal":
+        day = date.fromisoformat(args.day) if args.day else today_in_paris()
+        seal = app.seal(Ctx(Actor(args.by, "auditor"), day, today_in_paris()), day)
+        print(json.dumps(seal.as_dict(), default=str, indent=2))
+        return 0
+    if args.audit_command == "export":
+        day = date.fromisoformat(args.seal)
+        export = app.seal_export(day)
+        text = json.dumps(export, default=str, indent=1, ensure_ascii=False)
+        if args.output:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+            print(f"subventio: wrote {args.output} ({len(export['heads'])} chain heads)", file=sys.stderr)
+        else:
+            print(text)
+        return 0
+    total = app.recorder.max_notification_id() or 0
     with tqdm(total=total, unit="ev", desc="verify", file=sys.stderr) as bar:
         step = max(1, total // 100)
 
@@ -201,9 +219,11 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
             if n % step == 0:
                 bar.update(step)
 
-        result = services.app.verify_chains(progress=progress)
-    print(json.dumps(result.as_dict(), indent=2))
-    return 0 if result.ok else 1
+        result = app.verify_chains(progress=progress)
+    report = result.as_dict()
+    report["seals"] = [app.verify_seal(day) for day in app.seal_days()]
+    print(json.dumps(report, indent=2, default=str))
+    return 0 if result.ok and all(s["ok"] for s in report["seals"]) else 1
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
@@ -280,7 +300,14 @@ def parser() -> argparse.ArgumentParser:
     proj_sub.add_parser("catch-up", help="apply the events not yet projected")
     audit = sub.add_parser("audit", help="integrity of the event store")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="walk every hash chain and name the first broken event")
+    audit_sub.add_parser("verify", help="walk every hash chain and name the first broken event; check every seal")
+    seal = audit_sub.add_parser("seal", help="write the day's seal: Merkle root of every chain head")
+    seal.add_argument("--day", help="YYYY-MM-DD (default today)")
+    seal.add_argument("--by", default="subventio audit seal", help="who seals (recorded as the actor)")
+    export = audit_sub.add_parser("export", help="write a sealed export an auditor verifies offline "
+                                                 "with tools/verify_export.py")
+    export.add_argument("--seal", required=True, help="the day of the seal (YYYY-MM-DD)")
+    export.add_argument("--output", "-o", help="file to write (default stdout)")
     replay = sub.add_parser("replay", help="print a dossier as it stood at an instant")
     replay.add_argument("--dossier", required=True)
     replay.add_argument("--as-of", required=True)

@@ -653,10 +653,10 @@ class Subventio(Application[UUID]):
             heads[aggregate_id] = (version, state["hash"])
         return Verification(True, checked, None)
 
-    def _all_notifications(self, batch: int) -> Iterator[Any]:
+    def _all_notifications(self, batch: int, topics: tuple[str, ...] = ()) -> Iterator[Any]:
         position = 0
         while True:
-            page = self.recorder.select_notifications(position, batch, inclusive_of_start=False)
+            page = self.recorder.select_notifications(position, batch, topics=topics, inclusive_of_start=False)
             if not page:
                 return
             yield from page
@@ -681,6 +681,22 @@ class Subventio(Application[UUID]):
         heads, events, last = self.chain_heads()
         seal = Seal.write(ctx, day=day, heads=heads, events=events, last_position=last)
         return self._create(seal, f"Le scellement du {day:%d/%m/%Y}")
+
+    def seal_days(self) -> list[date]:
+        """The days that have a seal, in order (seals are few: one a day)."""
+        days = []
+        for notification in self._all_notifications(1000, topics=(get_topic(Seal.Sealed),)):
+            days.append(cast("Seal.Sealed", self.mapper.to_domain_event(notification)).day)
+        return sorted(days)
+
+    def seal_export(self, day: date) -> dict[str, Any]:
+        """What an auditor needs offline: the seal and every chain head it covers."""
+        seal = self.load(Seal, Seal.id_for(day), what="Scellement", read_only=True)
+        heads, _, _ = self.chain_heads(until=seal.last_position)
+        return {"format": "subventio-seal-export/1", "seal": seal.as_dict(),
+                "seal_chain": self.history(seal.id),
+                "heads": [[str(a), v, h] for a, (v, h) in sorted(heads.items(), key=lambda i: str(i[0]))],
+                "encoding": "docs/adr/0002-hash-chain.md"}
 
     def verify_seal(self, day: date) -> dict[str, Any]:
         """Recomputes the heads as they stood at the sealed position and compares the Merkle root."""
