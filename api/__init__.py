@@ -1,1 +1,41 @@
 """HTTP API: Flask app factory, one blueprint per resource, marshmallow schemas, auth and errors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from api.services import Services
+
+
+def create_app(services: Services) -> Flask:
+    """Builds the Flask app around already-built services; nothing is read or opened here."""
+    from flask import Flask
+
+    from api import applicants, audit, budget_lines, dossiers, errors, health, programmes
+    from api.common import Api, JSONProvider
+    from api.errors import MAX_UPLOAD
+    from api.schemas import Instant, Money, Rate
+
+    app = Flask("subventio", static_folder=None)
+    app.json = JSONProvider(app)
+    app.extensions["subventio"] = services
+    app.config.update(
+        API_TITLE="subventio", API_VERSION="1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=MAX_UPLOAD + 1024 * 1024,  # the multipart envelope; the file itself is checked exactly
+        API_SPEC_OPTIONS={
+            "info": {"description": "Subventions d'un Département : dépôt, instruction, historique auditable."},
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        },
+    )
+    api = Api(app)
+    api.register_field(Money, "string", "decimal")
+    api.register_field(Rate, "string", "decimal")
+    api.register_field(Instant, "string", None)
+    errors.register(app)
+    for module in (health, audit, budget_lines, programmes, applicants, dossiers):
+        api.register_blueprint(module.blp)
+    return app

@@ -28,3 +28,11 @@ class Services:
     department_code: str = "062"
     broker_status: Callable[[], str] = lambda: "embedded"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def current_services() -> Services:
+    """The services of the running Flask app (set by create_app)."""
+    from flask import current_app
+
+    services: Services = current_app.extensions["subventio"]
+    return services

@@ -1,0 +1,78 @@
+"""Bearer tokens → who is calling; roles and ownership decide what they may do (contract: Auth)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from flask import g, request
+
+from api.errors import unauthorized
+from api.services import current_services
+from domain.errors import Forbidden, NotFound
+from domain.values import Actor
+
+ADMIN, INSTRUCTOR, SECRETARY, FINANCE, AUDITOR, APPLICANT = (
+    "admin", "instructor", "secretary", "finance", "auditor", "applicant")
+STAFF = (ADMIN, INSTRUCTOR, SECRETARY, FINANCE)
+READERS = (*STAFF, AUDITOR)
+EVERYONE = (*READERS, APPLICANT)
+
+#: Given the view's URL arguments, the applicant that owns the resource (raises NotFound if none).
+Owner = Callable[[Mapping[str, Any]], UUID]
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    applicant_id: UUID | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(name=self.name, role=self.role)
+
+    @property
+    def is_applicant(self) -> bool:
+        return self.role == APPLICANT
+
+    @property
+    def applicant(self) -> UUID:
+        """The applicant an applicant's token is bound to."""
+        if self.applicant_id is None:
+            raise Forbidden("Ce jeton n'est lié à aucun porteur.")
+        return self.applicant_id
+
+
+def authenticate() -> User:
+    """The token's user, or 401: no header, another scheme, or a token the store does not know."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise unauthorized()
+    info = current_services().tokens.authenticate(value.strip())
+    if info is None or (info.role == APPLICANT and not info.applicant_id):
+        raise unauthorized()  # an applicant's token is always bound to its applicant
+    applicant = UUID(str(info.applicant_id)) if info.applicant_id else None
+    return User(name=info.name, role=info.role, applicant_id=applicant)
+
+
+def admit(roles: tuple[str, ...], owner: Owner | None, view_args: Mapping[str, Any]) -> User:
+    """Lets in the roles listed and, when `owner` is given, the applicant owning the resource.
+
+    An applicant is never told that another applicant's resource exists: 404, not 403.
+    """
+    user = authenticate()
+    g.user = user
+    if user.is_applicant and owner is not None:
+        if owner(view_args) != user.applicant:
+            raise NotFound("Ressource introuvable.")
+    elif user.role not in roles:
+        raise Forbidden(f"Le rôle « {user.role} » ne permet pas cette action.")
+    return user
+
+
+def current_user() -> User:
+    user: User = g.user
+    return user

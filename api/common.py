@@ -1,0 +1,203 @@
+"""What every resource shares: Decimal JSON, the argument parser, the Blueprint with auth, view helpers.
+
+A view parses (schemas), builds the command's Ctx, calls the application, and serialises the result;
+the helpers below keep each of those steps to one line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import wraps
+from http import HTTPStatus
+from typing import Any, ClassVar
+from uuid import UUID
+
+import flask_smorest
+from flask import current_app, request
+from flask.json.provider import DefaultJSONProvider
+from webargs.core import missing
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.exceptions import HTTPException
+
+from api import errors
+from api.auth import Owner, admit, current_user
+from api.schemas import ErrorSchema
+from api.services import current_services
+from domain.application import Subventio
+from domain.errors import StaleVersion
+from domain.values import Ctx
+
+log = logging.getLogger("subventio.api")
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Numbers in as Decimal (never float), so "at most two decimals" is checked on what was sent."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return json.loads(s, parse_float=Decimal, parse_constant=Decimal, **kwargs)
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, Decimal):
+            return str(o)
+        if isinstance(o, datetime):
+            return o.astimezone(UTC).isoformat()
+        if isinstance(o, date):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+
+class Parser(FlaskParser):
+    """webargs' parser reading JSON with the app's provider, plus a multipart location (form and files)."""
+
+    __location_map__: ClassVar[dict[str, str]] = {**FlaskParser.__location_map__,
+                                                  "form_and_files": "load_form_and_files"}
+    DEFAULT_UNKNOWN_BY_LOCATION: ClassVar[dict[str, str | None]] = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+                                                                     "form_and_files": None}
+
+    def _raw_load_json(self, req: Any) -> Any:
+        if not is_json_request(req):
+            return missing
+        data = req.get_data(cache=True)
+        if not data.strip():
+            return missing
+        try:
+            return current_app.json.loads(data)
+        except ValueError:
+            raise errors.malformed_json() from None
+
+    def _handle_invalid_json_error(self, error: Exception, req: Any, *args: Any, **kwargs: Any) -> Any:
+        raise errors.malformed_json()
+
+    def load_form_and_files(self, req: Any, schema: Any) -> Any:
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
+
+
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+            "description": 'Version attendue, telle que renvoyée dans l\'ETag : "3". Périmée → 412.'}
+ETAG = {"ETag": {"description": 'Version de la ressource : "3"', "schema": {"type": "string"}}}
+CREATED = {"Location": {"description": "Adresse de la ressource créée", "schema": {"type": "string"}}}
+LOCATION = {**CREATED, **ETAG}
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint with our parser, an `auth` decorator and documented refusals."""
+
+    ARGUMENTS_PARSER = Parser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING: ClassVar[dict[str, str]] = {
+        **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING, "form_and_files": "multipart/form-data"}
+
+    def auth(self, *roles: str, owner: Owner | None = None) -> Callable[[Any], Any]:
+        """Lets in these roles (and the owning applicant, if `owner`); checked before the body is read."""
+
+        def decorator(view: Any) -> Any:
+            @wraps(view)
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                admit(roles, owner, kwargs)
+                return view(*args, **kwargs)
+
+            documented = self.refusals(401, 403, *([404] if owner else []))(checked)
+            return self.doc(security=[{"bearerAuth": []}])(documented)
+
+        return decorator
+
+    def refusals(self, *statuses: int) -> Callable[[Any], Any]:
+        """Documents the error responses a view may give (412 also documents the If-Match header)."""
+
+        def decorator(view: Any) -> Any:
+            for status in statuses:
+                view = self.alt_response(status, HTTPStatus(status).name)(view)  # flask-smorest's component
+            if 412 in statuses:
+                view = self.doc(parameters=[IF_MATCH])(view)
+            return view
+
+        return decorator
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api whose error responses (served and documented) are ours."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        return errors.http_error(error)
+
+
+# --- view helpers ----------------------------------------------------------------------------
+
+
+def application() -> Subventio:
+    return current_services().app
+
+
+def fact_ctx(on: date | None = None) -> Ctx:
+    """The command's context: the caller, the real date of the fact (default today), and today."""
+    today = current_services().today()
+    return Ctx(current_user().actor, on or today, today)
+
+
+def expected_version() -> int | None:
+    """If-Match: "<version>" → the version the command expects; absent or * → none."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    tag = raw.strip().removeprefix("W/").strip('"')
+    if not re.fullmatch(r"[0-9]{1,9}", tag):
+        raise StaleVersion(f"If-Match illisible : {raw!r} (attendu : \"<version>\").")
+    return int(tag)
+
+
+def etag(version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"'}
+
+
+def caught_up() -> None:
+    """Read-your-writes: projects what was just recorded; a failure only delays the lists (logged)."""
+    try:
+        current_services().runner.catch_up()
+    except Exception:
+        log.exception("projections could not catch up; lists may lag behind")
+
+
+def command(run: Callable[..., Any], *ids: UUID, args: dict[str, Any], dated: str | None = None) -> Any:
+    """Runs a command on an existing aggregate (If-Match honoured) → 200, its new state and ETag."""
+    args = dict(args)
+    result = run(fact_ctx(args.pop(dated, None) if dated else None), *ids,
+                 expected_version=expected_version(), **args)
+    caught_up()
+    return result.as_dict(), etag(result.version)
+
+
+def create(run: Callable[..., Any], args: dict[str, Any]) -> Any:
+    """Runs a creating command → 201, the resource, its Location and ETag."""
+    resource = run(fact_ctx(), **args).as_dict()
+    caught_up()
+    return created(resource)
+
+
+def created(resource: dict[str, Any]) -> Any:
+    headers = {"Location": location(resource["id"])}
+    if "version" in resource:
+        headers.update(etag(resource["version"]))
+    return resource, 201, headers
+
+
+def location(resource_id: str) -> str:
+    """The address of a resource created by a POST on its collection."""
+    return f"{request.script_root}{request.path.rstrip('/')}/{resource_id}"
+
+
+def shown(aggregate: Any) -> Any:
+    """A resource read from the event store, with its ETag."""
+    return aggregate.as_dict(), etag(aggregate.version)
+
+
+def stored(cls: type[Any], aggregate_id: UUID, what: str) -> Any:
+    """The current state from the event store (shared, read-only)."""
+    return application().load(cls, aggregate_id, what=what, read_only=True)
