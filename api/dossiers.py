@@ -106,7 +106,6 @@ def attach(dossier_id: UUID, form: dict[str, Any]) -> Any:
         fact_ctx(form.get("received_on")), dossier_id, kind=form["kind"], label=form["label"],
         sha256=blob.sha256, size=blob.size, filename=filename,
         content_type=(upload.mimetype or "application/octet-stream")[:100], expected_version=expected_version())
-    caught_up()
     return document, 201, {"Location": location(document["id"])}
 
 

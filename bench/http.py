@@ -145,7 +145,12 @@ def measure(env: dict[str, str], quick: bool) -> dict[str, float]:
                               env={**os.environ, **env, "SUBVENTIO_LOG_LEVEL": "WARNING"}, stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for(port)
+        try:
+            wait_for(port)
+        except RuntimeError:
+            log.flush()
+            print((Path(env["SUBVENTIO_DATA_DIR"]) / "serve.log").read_text()[-3000:], file=sys.stderr)
+            raise
         ids = seeded["ids"]
         gets = [("GET", f"/dossiers/{random.choice(ids)}", None) for _ in range(200000)]
         load(port, seeded["token"], gets[:2000], 1.0)  # warm-up
@@ -165,7 +170,7 @@ def measure(env: dict[str, str], quick: bool) -> dict[str, float]:
 
 
 def wait_for(port: int) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -30,6 +31,8 @@ metadata = MetaData()
 """Every table of the read side: read models (info read_model=True), their tracking, and the API tokens."""
 
 CENT = Decimal("0.01")
+SCHEMA_LOCK = 0x5AB_7E47_10
+"""PostgreSQL advisory lock taken while creating or dropping tables."""
 
 
 class Money(TypeDecorator[Decimal]):
@@ -128,15 +131,26 @@ class ReadStore:
         return self.engine.dialect.name == "sqlite"
 
     def create_all(self) -> None:
-        """Creates every missing table (read models, tracking, tokens); harmless when they exist."""
+        """Creates every missing table and index; safe when several processes start at once."""
         load_tables()
-        with self.begin() as conn:
+        with self.write() as conn:
+            self.lock_schema(conn)
             metadata.create_all(conn)
 
     def drop_all(self) -> None:
         """Drops the read models and their tracking; the API tokens are kept."""
-        with self.begin() as conn:
+        with self.write() as conn:
+            self.lock_schema(conn)
             metadata.drop_all(conn, tables=read_model_tables())
+
+    def lock_schema(self, conn: Connection) -> None:
+        """Serialises table creation and removal between processes until the transaction ends.
+
+        PostgreSQL fails two concurrent CREATE TABLE of one name; on SQLite the write transaction
+        (BEGIN IMMEDIATE) already serialises them.
+        """
+        if not self.is_sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -61,9 +61,7 @@ class ProjectionRunner:
 
     def lag(self) -> int:
         """How many notifications are recorded but not yet applied."""
-        position = self.position()
-        self._known = position
-        return max(0, self.head() - position)
+        return max(0, self.head() - self.position())
 
     def _ensure_row(self, conn: Connection, position: int = 0) -> bool:
         """Creates this runner's tracking row at `position` unless it exists; True if it created it."""
@@ -147,6 +145,7 @@ class ProjectionRunner:
         tables = [p.table for p in self.projections]
         with self._lock:
             with self.read.write() as conn:
+                self.read.lock_schema(conn)
                 self.read.metadata.drop_all(conn, tables=tables)
                 self.read.metadata.create_all(conn, tables=[tracking, *tables])
                 self._ensure_row(conn)
