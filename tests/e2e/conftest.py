@@ -43,15 +43,15 @@ class Server:
             self.process = subprocess.Popen(
                 [str(BIN / "subventio"), "serve", "--port", str(self.port), "--workers", str(workers)],
                 env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"subventio serve exited: {self.log.read_text()}")
             try:
-                if requests.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/health", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            except requests.RequestException:  # not listening yet, or busy starting up
+                time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"subventio serve did not answer: {self.log.read_text()}")
 
