@@ -14,7 +14,7 @@ def create_app(services: Services) -> Flask:
     """Builds the Flask app around already-built services; nothing is read or opened here."""
     from flask import Flask
 
-    from api import applicants, audit, budget_lines, dossiers, errors, health, programmes
+    from api import applicants, audit, budget_lines, deliberations, dossiers, errors, execution, health, programmes
     from api.common import Api, JSONProvider
     from api.errors import MAX_UPLOAD
     from api.schemas import Instant, Money, Rate
@@ -36,6 +36,9 @@ def create_app(services: Services) -> Flask:
     api.register_field(Rate, "string", "decimal")
     api.register_field(Instant, "string", None)
     errors.register(app)
-    for module in (health, audit, budget_lines, programmes, applicants, dossiers):
+    for module in (health, audit, budget_lines, programmes, applicants, dossiers, deliberations, execution):
         api.register_blueprint(module.blp)
+    for blueprint in (deliberations.legality_blp, execution.refunds_blp, execution.payments_blp):
+        api.register_blueprint(blueprint)
     return app
+

@@ -627,3 +627,386 @@ class DossierSummarySchema(Schema):
 class DossierPageSchema(Schema):
     items = fields.List(fields.Nested(DossierSummarySchema))
     next_cursor = fields.String(allow_none=True)
+
+
+# --- deliberations (issue 3) -------------------------------------------------------------------
+
+
+class ProxySchema(Schema):
+    giver = Text(200, required=True, data_key="from", metadata={"example": "Membre 37"})
+    holder = Text(200, required=True, data_key="to", metadata={"example": "Membre 01"})
+
+
+class AttendanceSchema(Schema):
+    present = fields.List(Text(200), load_default=list)
+    excused = fields.List(Text(200), load_default=list)
+    absent = fields.List(Text(200), load_default=list)
+    proxies = fields.List(fields.Nested(ProxySchema), load_default=list)
+
+    @ma.post_load
+    def named(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Proxies as the domain (and the contract) name them: {from, to}."""
+        return dict(data, proxies=[{"from": p["giver"], "to": p["holder"]} for p in data["proxies"]])
+
+    @ma.pre_dump
+    def as_sent(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return dict(data, proxies=[{"giver": p["from"], "holder": p["to"]} for p in data.get("proxies", [])])
+
+
+class ItemSchema(Schema):
+    dossier_id = fields.UUID(required=True)
+    amount = Money(required=True, metadata={"example": "9380.00"})
+    budget_line_id = fields.UUID(required=True)
+
+
+class DeliberationDraftSchema(Schema):
+    number = Text(30, required=True, metadata={"example": "2025-344"})
+    title = Text(500, required=True)
+    session_on = Day(required=True, metadata={"example": "2025-09-15"})
+    members_in_office = fields.Integer(strict=True, required=True,
+                                       validate=validate.Range(1, 1000, error="Entre {min} et {max}."))
+    attendance = fields.Nested(AttendanceSchema, required=True)
+    items = fields.List(fields.Nested(ItemSchema), required=True,
+                        validate=validate.Length(min=1, max=500, error="Entre {min} et {max} dossiers."))
+    drafted_on = FactDate(metadata={"description": "inscription des dossiers (réservation des crédits) ; par "
+                                                   "défaut la date de séance si elle est passée, sinon aujourd'hui"})
+
+
+def count_field(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(0, 1000, error="Entre {min} et {max}."), **kwargs)
+
+
+class VoteSchema(Schema):
+    voted_on = FactDate()
+    votes_for = count_field(required=True, data_key="for")
+    votes_against = count_field(required=True, data_key="against")
+    abstention = count_field(required=True, metadata={"description": "y compris les membres ne prenant pas part"})
+    not_participating = fields.List(Text(200), load_default=list)
+    interested = fields.List(Text(200), load_default=list)
+    president_casting_vote = one_of(("for", "against"), allow_none=True, load_default=None)
+
+
+class VoteResultSchema(Schema):
+    voted_on = Day()
+    votes_for = fields.Integer(data_key="for", attribute="for")
+    votes_against = fields.Integer(data_key="against", attribute="against")
+    abstention = fields.Integer()
+    not_participating = fields.List(fields.String())
+    interested = fields.List(fields.String())
+    president_casting_vote = fields.String(allow_none=True)
+
+
+class DeliberationSignSchema(Schema):
+    signed_on = FactDate()
+    signatory = Text(200, required=True, metadata={"example": "Jean-Claude LEROY"})
+
+
+class TransmissionSchema(Schema):
+    act_id = Text(100, required=True, metadata={"example": "062-226200012-20250915-lmc1526130-DE-1-1"})
+    transmitted_on = FactDate(metadata={"description": "télétransmission (par défaut : l'accusé de réception)"})
+    acknowledged_on = FactDate(metadata={"description": "accusé de réception de la préfecture, date d'effet "
+                                                        "(par défaut : la télétransmission, sinon aujourd'hui)"})
+
+    @ma.post_load
+    def dates(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        acknowledged = data.get("acknowledged_on") or data.get("transmitted_on")
+        return dict(data, acknowledged_on=acknowledged, transmitted_on=data.get("transmitted_on") or acknowledged)
+
+    @ma.validates_schema
+    def in_order(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("transmitted_on") and data.get("acknowledged_on") and \
+                data["acknowledged_on"] < data["transmitted_on"]:
+            raise ma.ValidationError("L'accusé de réception précède la télétransmission.", "acknowledged_on")
+
+
+class PublicationSchema(Schema):
+    published_on = FactDate()
+    mode = one_of(("display", "electronic"), required=True)
+
+
+class PrefectLetterSchema(Schema):
+    kind = one_of(("observations", "request_documents", "referral"), required=True)
+    received_on = FactDate()
+    summary = Text(2000, required=True)
+
+
+class LetterSchema(Schema):
+    kind = fields.String()
+    received_on = Day()
+    summary = fields.String()
+
+
+class LegalitySchema(Schema):
+    act_id = fields.String(allow_none=True)
+    transmitted_on = Day(allow_none=True)
+    acknowledged_on = Day(allow_none=True)
+    published_on = Day(allow_none=True)
+    publication_mode = fields.String(allow_none=True)
+    executory_on = Day(allow_none=True)
+    referral_deadline = Day(allow_none=True)
+    letters = fields.List(fields.Nested(LetterSchema))
+    referred = fields.Boolean()
+
+
+class ItemOutSchema(Schema):
+    dossier_id = fields.String()
+    amount = Money()
+    budget_line_id = fields.String()
+
+
+class DeliberationSchema(Schema):
+    """A deliberation: attendance, vote, signature and its contrôle de légalité."""
+
+    id = fields.String()
+    number = fields.String(metadata={"example": "2025-344"})
+    title = fields.String()
+    session_on = Day()
+    members_in_office = fields.Integer()
+    attendance = fields.Nested(AttendanceSchema)
+    status = fields.String(metadata={"example": "adopted"})
+    vote = fields.Nested(VoteResultSchema, allow_none=True)
+    result = fields.String(allow_none=True)
+    signed_on = Day(allow_none=True)
+    signatory = fields.String(allow_none=True)
+    legality = fields.Nested(LegalitySchema)
+    items = fields.List(fields.Nested(ItemOutSchema))
+    version = fields.Integer()
+
+
+class DeliberationQuerySchema(Schema):
+    status = one_of(("draft", "adopted", "rejected"))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200, error="Entre {min} et {max}."))
+    cursor = fields.String()
+
+
+class ActSummarySchema(Schema):
+    """An act as the read model lists it (the register of acts)."""
+
+    id = fields.String()
+    number = fields.String()
+    title = fields.String()
+    session_on = Day()
+    status = fields.String()
+    result = fields.String(allow_none=True)
+    items = fields.Integer()
+    total_amount = Money()
+    signed_on = Day(allow_none=True)
+    act_id = fields.String(allow_none=True)
+    transmitted_on = Day(allow_none=True)
+    acknowledged_on = Day(allow_none=True)
+    published_on = Day(allow_none=True)
+    publication_mode = fields.String(allow_none=True)
+    executory_on = Day(allow_none=True)
+    referral_deadline = Day(allow_none=True)
+    letters = fields.Integer()
+    referred = fields.Boolean()
+    version = fields.Integer()
+
+
+class DeliberationPageSchema(Schema):
+    items = fields.List(fields.Nested(ActSummarySchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class PeriodQuerySchema(Schema):
+    date_from = Day(data_key="from", metadata={"description": "à partir de cette date (incluse)"})
+    date_to = Day(data_key="to", metadata={"description": "jusqu'à cette date (incluse)"})
+
+    @ma.validates_schema
+    def in_order(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            raise ma.ValidationError("La fin de la période précède son début.", "to")
+
+
+class RegisterActSchema(ActSummarySchema):
+    pending = fields.List(fields.String(), metadata={
+        "description": "ce que l'acte attend : vote, signature, transmission, publication, referral_window "
+                       "(délai de déféré du préfet encore ouvert)"})
+    referral_window_open = fields.Boolean()
+
+
+class LegalityRegisterSchema(Schema):
+    items = fields.List(fields.Nested(RegisterActSchema))
+
+
+# --- execution on a granted dossier (issue 4) --------------------------------------------------
+
+
+class CitesInSchema(Schema):
+    deliberation_number = Text(30, allow_none=True, load_default=None, metadata={"example": "2025-344"})
+    deliberation_date = Day(allow_none=True, load_default=None)
+    amount = Money(allow_none=True, load_default=None)
+    budget_code = Text(100, allow_none=True, load_default=None, metadata={"example": "C05-043A06"})
+
+
+class ConventionDraftSchema(Schema):
+    eligible_cost = Money(required=True, metadata={"example": "18695.00"})
+    rate = Rate(allow_none=True, load_default=None)
+    action_from = Day(required=True)
+    action_to = Day(required=True)
+    report_due_on = Day(allow_none=True, load_default=None,
+                        metadata={"description": "par défaut, la règle du dispositif"})
+    payment_plan = fields.List(fields.Nested(PlanStepSchema), allow_none=True, load_default=None)
+    settlement = one_of(SETTLEMENTS, allow_none=True, load_default=None)
+    cites = fields.Nested(CitesInSchema, required=True, metadata={
+        "description": "ce que la convention cite de la délibération (comparé à l'acte : incohérences signalées)"})
+    drafted_on = FactDate()
+
+
+class ConventionSignatureSchema(Schema):
+    party = one_of(("beneficiary", "department"), required=True)
+    signatory = Text(200, required=True)
+    signed_on = FactDate()
+
+
+class AmendmentChangesSchema(Schema):
+    report_due_on = Day()
+    action_to = Day()
+
+
+class AmendmentInSchema(Schema):
+    changes = fields.Nested(AmendmentChangesSchema, required=True)
+    reason = Text(2000, required=True)
+    signed_on = FactDate()
+
+
+class PaymentOrderSchema(Schema):
+    tranche = one_of(TRANCHES, required=True)
+    amount = Money(allow_none=True, load_default=None, metadata={"description": "par défaut, selon le plan"})
+    ordered_on = FactDate()
+    justified_expenses = Money(allow_none=True, load_default=None)
+
+
+class PaidSchema(Schema):
+    paid_on = FactDate()
+    bank_reference = Text(100, required=True, metadata={"example": "VIR-2025-LIANES"})
+
+
+class ExpenseInSchema(Schema):
+    label = Text(200, required=True)
+    amount = Money(required=True)
+
+
+class ReportInSchema(Schema):
+    submitted_on = FactDate()
+    summary = Text(5000, required=True)
+    expenses = fields.List(fields.Nested(ExpenseInSchema), load_default=list,
+                           validate=validate.Length(max=500, error="Au plus {max} lignes."))
+    signed_by = Text(200, required=True)
+
+
+class ReportAcceptanceSchema(Schema):
+    accepted_on = FactDate()
+    justified_expenses = Money(required=True, allow_zero=True, metadata={"example": "11879.54"})
+
+
+class RefundDemandSchema(Schema):
+    title_number = Text(100, required=True, metadata={"example": "T-2024-118"})
+    issued_on = FactDate()
+    received_by_beneficiary_on = PastDate(allow_none=True, load_default=None)
+    amount = Money(allow_none=True, load_default=None, metadata={"description": "par défaut, le reversement dû"})
+    reason = Text(2000, required=True)
+
+
+class RefundReceiptSchema(Schema):
+    received_on = FactDate()
+    amount = Money(required=True, metadata={"example": "2552.30"})
+
+
+TERMINATION_REASONS = ("non_execution", "misuse", "refused_control", "false_declaration", "beneficiary_request")
+
+
+class TerminationInSchema(Schema):
+    reason = one_of(TERMINATION_REASONS, required=True)
+    notice_received_on = FactDate(metadata={"description": "réception de la notification par le bénéficiaire"})
+    hearing_on = PastDate(allow_none=True, load_default=None)
+
+    @ma.validates_schema
+    def heard_first(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("hearing_on") and data.get("notice_received_on") and \
+                data["hearing_on"] > data["notice_received_on"]:
+            raise ma.ValidationError("L'audition du bénéficiaire précède la notification.", "hearing_on")
+
+
+class InconsistencySchema(Schema):
+    field = fields.String(metadata={"example": "deliberation_date"})
+    convention = fields.String(allow_none=True)
+    deliberation = fields.String()
+    detail = fields.String()
+
+
+class LegalityActSchema(Schema):
+    """A deliberation (with its legality dates) or the convention behind a grant."""
+
+    kind = fields.String(metadata={"example": "deliberation"})
+    id = fields.String()
+    number = fields.String()
+    session_on = Day()
+    result = fields.String(allow_none=True)
+    act_id = fields.String(allow_none=True)
+    transmitted_on = Day(allow_none=True)
+    acknowledged_on = Day(allow_none=True)
+    published_on = Day(allow_none=True)
+    publication_mode = fields.String(allow_none=True)
+    executory_on = Day(allow_none=True)
+    referral_deadline = Day(allow_none=True)
+    letters = fields.List(fields.Nested(LetterSchema))
+    referred = fields.Boolean()
+    status = fields.String()
+    signatures = fields.List(fields.Nested(SignatureSchema))
+    amendments = fields.List(fields.Nested(AmendmentSchema))
+
+
+class LegalityReportSchema(Schema):
+    ready_for_payment = fields.Boolean()
+    checks = fields.List(fields.Nested(CheckSchema))
+    acts = fields.List(fields.Nested(LegalityActSchema))
+    inconsistencies = fields.List(fields.Nested(InconsistencySchema))
+
+
+class RefundQuerySchema(Schema):
+    status = one_of(("open", "closed"))
+
+
+class RefundRegisterItemSchema(Schema):
+    id = fields.String()
+    dossier_id = fields.String()
+    dossier_reference = fields.String(allow_none=True)
+    applicant_id = fields.String(allow_none=True)
+    title_number = fields.String()
+    amount = Money()
+    issued_on = Day()
+    received_by_beneficiary_on = Day(allow_none=True)
+    due_on = Day()
+    received_total = Money()
+    outstanding = Money()
+    last_received_on = Day(allow_none=True)
+    status = fields.String()
+    overdue = fields.Boolean()
+
+
+class RefundRegisterSchema(Schema):
+    items = fields.List(fields.Nested(RefundRegisterItemSchema))
+
+
+class PaymentQuerySchema(PeriodQuerySchema):
+    budget_line_id = fields.UUID()
+
+
+class PaymentRegisterItemSchema(Schema):
+    id = fields.String()
+    dossier_id = fields.String()
+    dossier_reference = fields.String(allow_none=True)
+    deliberation_id = fields.String(allow_none=True)
+    budget_line_id = fields.String(allow_none=True)
+    tranche = fields.String()
+    amount = Money()
+    status = fields.String()
+    ordered_on = Day()
+    paid_on = Day(allow_none=True)
+    bank_reference = fields.String(allow_none=True)
+    justified_expenses = Money(allow_none=True)
+
+
+class PaymentRegisterSchema(Schema):
+    items = fields.List(fields.Nested(PaymentRegisterItemSchema))

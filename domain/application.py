@@ -536,8 +536,11 @@ class Subventio(Application[UUID]):
         if dossier.granted_amount is not None:
             applicant = self.load(Applicant, dossier.applicant_id, what="Porteur", read_only=True)
             programme = self.load(Programme, dossier.programme_id, what="Dispositif", read_only=True)
-            step = next((s["tranche"] for s in dossier.plan if s["tranche"] != "balance"), "balance") \
-                if dossier.plan else "single"
+            ordered = {p["tranche"] for p in dossier.payments}
+            # The next tranche of the plan: the first not yet ordered (instalments repeat), else the last one.
+            step = next((s["tranche"] for s in dossier.plan
+                         if s["tranche"] == "instalment" or s["tranche"] not in ordered),
+                        dossier.plan[-1]["tranche"]) if dossier.plan else "single"
             checks, _ = dossier.payment_checks(on=on, tranche=step, amount=None, justified_expenses=None,
                                                legality=self.payment_legality(dossier, on),
                                                bank_on_file=applicant.bank is not None,

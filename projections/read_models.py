@@ -368,4 +368,7 @@ class ApplicantProjection(Projection):
 
 
 def default_projections() -> list[Projection]:
-    return [DossierProjection(), BudgetLineProjection(), ProgrammeProjection(), ApplicantProjection()]
+    from projections.acts import act_projections  # acts builds on this module: imported when asked
+
+    return [DossierProjection(), BudgetLineProjection(), ProgrammeProjection(), ApplicantProjection(),
+            *act_projections()]
