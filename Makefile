@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export SUBVENTIO_DATA_DIR ?= $(CURDIR)/var
 
 .DEFAULT_GOAL := help
-.PHONY: help install run demo test test-sqlite test-postgres lint bench bench-quick clean
+.PHONY: help install run demo test test-sqlite test-postgres chromium lint bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,9 +28,12 @@ run: $(STAMP) ## load the demo history (on an empty store) and serve on 127.0.0.
 demo: $(STAMP) ## load the real demo history into the store
 	$(BIN)/subventio demo
 
-test: $(STAMP) ## lint the dependency rule, then the suite on SQLite, then on PostgreSQL + RabbitMQ
+test: $(STAMP) chromium ## lint the dependency rule, then the suite on SQLite, then on PostgreSQL + RabbitMQ
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
+
+chromium: ## install headless Chromium and its driver (Debian packages) for the browser test, when missing
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
 
 test-sqlite: $(STAMP) ## the suite on the embedded default (SQLite, in-memory broker)
 	SUBVENTIO_TEST_BACKEND=sqlite $(BIN)/pytest -q -p no:cacheprovider
@@ -43,10 +46,11 @@ lint: $(STAMP) ## ruff, mypy (strict on domain/ and projections/), import-linter
 	$(BIN)/mypy domain projections
 	$(BIN)/lint-imports
 
-bench: $(STAMP) ## run the benchmarks and print their figures
-	$(BIN)/python -m bench
+bench: $(STAMP) ## run the benchmarks (SQLite, and PostgreSQL when it answers); writes bench/RESULTS.md
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || echo "wrk could not be installed: the Python load generator stands in"
+	$(BIN)/python -m bench --postgres
 
-bench-quick: $(STAMP) ## a short run of the benchmarks
+bench-quick: $(STAMP) ## a short run of the benchmarks (a few minutes)
 	$(BIN)/python -m bench --quick
 
 clean: ## remove the virtualenv and the local data

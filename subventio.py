@@ -9,8 +9,12 @@ import argparse
 import json
 import logging
 import os
+import select
+import socket
+import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,6 +40,8 @@ class Settings:
     port: int = 8000
     threads: int = 4
     workers: int = 2
+    reuse_port: bool = True
+    rate_limit: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -50,6 +56,8 @@ class Settings:
             port=int(environ.get("SUBVENTIO_PORT") or 8000),
             threads=int(environ.get("SUBVENTIO_THREADS") or 4),
             workers=int(environ.get("SUBVENTIO_WORKERS") or 2),
+            reuse_port=(environ.get("SUBVENTIO_REUSE_PORT") or "1") not in ("0", "false", "no"),
+            rate_limit=environ.get("SUBVENTIO_RATE_LIMIT"),
         )
 
     @property
@@ -96,6 +104,31 @@ def today_in_paris() -> date:
     return datetime.now(UTC).astimezone(PARIS).date()
 
 
+EVENT_STORE_LOCK = 7_226_200_012
+"""PostgreSQL advisory lock held while a process creates (or checks) the event store's tables and functions."""
+
+
+@contextmanager
+def event_store_creation_lock(settings: Settings) -> Iterator[None]:
+    """One process at a time sets up the event store: eventsourcing runs CREATE OR REPLACE FUNCTION at start-up,
+    which PostgreSQL refuses to run concurrently ("tuple concurrently updated"), so the gunicorn workers, the
+    companion worker and any CLI command starting together would otherwise fail at random."""
+    if not settings.is_postgres:
+        yield
+        return
+    import psycopg
+
+    env = settings.event_store_env()
+    with psycopg.connect(host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), user=env["POSTGRES_USER"],
+                         password=env["POSTGRES_PASSWORD"] or None, dbname=env["POSTGRES_DBNAME"],
+                         autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (EVENT_STORE_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (EVENT_STORE_LOCK,))
+
+
 def build(settings: Settings) -> Any:
     """Builds the application, read store, projection runner and token store."""
     from api.services import Services
@@ -106,15 +139,19 @@ def build(settings: Settings) -> Any:
     from projections.tokens import TokenStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = Subventio(env=settings.event_store_env(),
-                    authority=Authority(department_code=settings.department_code, siren=settings.authority_siren))
+    with event_store_creation_lock(settings):
+        app = Subventio(env=settings.event_store_env(),
+                        authority=Authority(department_code=settings.department_code, siren=settings.authority_siren))
     read = ReadStore(settings.read_store_url(), schema=settings.database_schema)
     read.create_all()
     runner = ProjectionRunner(app, read)
     tokens = TokenStore(read)
-    return Services(app=app, read=read, runner=runner, tokens=tokens,
+    broker = "rabbitmq" if settings.broker_url and settings.broker_url.startswith("amqp") else \
+        (settings.broker_url.split(":", 1)[0] if settings.broker_url else "embedded")
+    return Services(app=app, read=read, runner=runner, tokens=tokens, broker_status=lambda: broker,
                     blobs_dir=settings.data_dir / "blobs", today=today_in_paris,
-                    authority_siren=settings.authority_siren, department_code=settings.department_code)
+                    authority_siren=settings.authority_siren, department_code=settings.department_code,
+                    rate_limit=settings.rate_limit)
 
 
 # --- command line --------------------------------------------------------------------------
@@ -134,6 +171,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", settings.threads)
+            # Each worker listens on its own SO_REUSEPORT socket and the kernel spreads new connections
+            # over them: otherwise one worker may accept every keep-alive connection (e.g. all those
+            # opened while its sibling was still loading) and serve them alone on one core.
+            self.cfg.set("reuse_port", settings.reuse_port)
             self.cfg.set("accesslog", None)
             self.cfg.set("graceful_timeout", 5)
             self.cfg.set("proc_name", "subventio")
@@ -145,13 +186,38 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             services.runner.catch_up()
             return create_app(services)
 
+    if settings.reuse_port:  # a server already on this port (even one with SO_REUSEPORT too): refuse, as without it
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                print(f"subventio: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+                return 1
     first = build(settings)  # create the tables and project once, before forking
     first.runner.catch_up()
     first.app.close()
     first.read.dispose()
     print(f"subventio: listening on http://{host}:{port} ({workers} worker processes, store: "
           f"{'postgresql' if settings.is_postgres else settings.data_dir})", flush=True)
-    Server().run()
+    # No broker configured: relay, notifier and scheduler run beside the API in one process of their
+    # own on the embedded (in-memory) broker; it stops with this process. The API's processes fork
+    # once it has built its stores, so that no two processes create tables at the same time.
+    companion = None
+    if not settings.broker_url:
+        ready, ready_w = os.pipe()
+        companion = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+            [sys.executable, "-m", "subventio", "worker", "all", "--parent", str(os.getpid()),
+             "--ready-fd", str(ready_w)], pass_fds=(ready_w,))
+        os.close(ready_w)
+        select.select([ready], [], [], 120)  # readable at EOF: the workers started (or died)
+        os.close(ready)
+    try:
+        Server().run()
+    finally:
+        if companion is not None:
+            companion.terminate()
+            companion.wait(timeout=15)
     return 0
 
 
@@ -186,7 +252,49 @@ def cmd_projections(settings: Settings, args: argparse.Namespace) -> int:
     if args.projections_command == "catch-up":
         print(json.dumps({"events": services.runner.catch_up(), "position": services.runner.position()}))
         return 0
+    if args.projections_command == "checksum":
+        from projections.queries import checksum
+
+        print(checksum(services.read))
+        return 0
+    if args.projections_command == "verify-rebuild":
+        from projections.rebuild_proof import verify_rebuild
+
+        with scratch_read_store(settings, services.read) as scratch:
+            proof = verify_rebuild(services.app, services.runner, scratch)
+        print(json.dumps(proof.as_dict(), indent=2))
+        return 0 if proof.ok else 1
     return 2
+
+
+@contextmanager
+def scratch_read_store(settings: Settings, live: Any) -> Iterator[Any]:
+    """An empty read store thrown away afterwards: a temporary SQLite file, or a temporary PostgreSQL schema."""
+    import tempfile
+    import uuid
+
+    from sqlalchemy import text
+
+    from projections.database import ReadStore
+
+    if not settings.is_postgres:
+        with tempfile.TemporaryDirectory(prefix="subventio-rebuild-") as directory:
+            scratch = ReadStore(f"sqlite:///{Path(directory) / 'read.sqlite'}")
+            try:
+                yield scratch
+            finally:
+                scratch.dispose()
+        return
+    schema = f"rebuild_{uuid.uuid4().hex[:12]}"
+    with live.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    scratch = ReadStore(settings.read_store_url(), schema=schema)
+    try:
+        yield scratch
+    finally:
+        scratch.dispose()
+        with live.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
@@ -198,7 +306,7 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     app = services.app
     if args.audit_command == "seal":
         day = date.fromisoformat(args.day) if args.day else today_in_paris()
-        seal = app.seal(Ctx(Actor(args.by, "auditor"), day, today_in_paris()), day)
+        seal = app.seal(Ctx(Actor(args.by, "admin"), day, today_in_paris()), day)  # auditors write nothing
         print(json.dumps(seal.as_dict(), default=str, indent=2))
         return 0
     if args.audit_command == "export":
@@ -222,6 +330,7 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
         result = app.verify_chains(progress=progress)
     report = result.as_dict()
     report["seals"] = [app.verify_seal(day) for day in app.seal_days()]
+    report["ok"] = result.ok and all(s["ok"] for s in report["seals"])  # as GET /audit/verify says it
     print(json.dumps(report, indent=2, default=str))
     return 0 if result.ok and all(s["ok"] for s in report["seals"]) else 1
 
@@ -253,16 +362,36 @@ def parse_instant(text: str) -> datetime:
 
 
 def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
-    """Runs the deadline checks of one day once: lapses and terminations taking effect."""
+    """Runs the deadline checks of one day once: lapses, terminations taking effect, report reminders."""
     from projections.queries import dossier_ids_for_tick
+    from workers.scheduler import Scheduler
 
     services = build(settings)
     today = date.fromisoformat(args.today) if args.today else today_in_paris()
-    services.runner.catch_up()
-    done = services.app.tick(today, dossier_ids_for_tick(services.read))
-    services.runner.catch_up()
+    done = Scheduler(services.app, services.read, dossier_ids=lambda: dossier_ids_for_tick(services.read),
+                     catch_up=services.runner.catch_up, today=lambda: today).tick(today)
     print(json.dumps({"today": today.isoformat(), **done}, indent=2))
     return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Runs background workers until SIGTERM: on RabbitMQ each may run alone and several times."""
+    from projections.queries import dossier_ids_for_tick
+    from workers.runtime import NeedsBroker, Workers
+
+    services = build(settings)
+    workers = Workers(app=services.app, read=services.read, runner=services.runner, today=today_in_paris,
+                      dossier_ids=lambda: dossier_ids_for_tick(services.read), broker_url=settings.broker_url,
+                      smtp_url=settings.smtp_url, prefix=args.prefix)
+    try:
+        return workers.run(args.worker, parent_pid=args.parent,
+                           started=(lambda: os.close(args.ready_fd)) if args.ready_fd is not None else None)
+    except NeedsBroker as exc:
+        print(f"subventio: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        services.app.close()
+        services.read.dispose()
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -274,7 +403,15 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     summary = demo.load(services)
     services.runner.catch_up()
-    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return 0
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"subventio: demo history loaded ({summary['steps']} commands from the seed documents).\n"
+          f"  Open {base}/openapi.json (the API), {base}/ui/ (the read-only web view),\n"
+          f"  and call the API with the admin token below, e.g.\n"
+          f"  curl -H 'Authorization: Bearer {summary['admin_token']}' {base}/dossiers\n"
+          f"  admin token: {summary['admin_token']}")
     return 0
 
 
@@ -298,6 +435,9 @@ def parser() -> argparse.ArgumentParser:
     proj_sub = proj.add_subparsers(dest="projections_command", required=True)
     proj_sub.add_parser("rebuild", help="rebuild every read model from the event log")
     proj_sub.add_parser("catch-up", help="apply the events not yet projected")
+    proj_sub.add_parser("checksum", help="print the SHA-256 of every read model's rows")
+    proj_sub.add_parser("verify-rebuild", help="rebuild into a scratch store and compare checksums with the live "
+                                               "one; exit 1 on mismatch")
     audit = sub.add_parser("audit", help="integrity of the event store")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="walk every hash chain and name the first broken event; check every seal")
@@ -313,13 +453,20 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--as-of", required=True)
     tick = sub.add_parser("tick", help="run the deadline checks for a day once (lapses, terminations)")
     tick.add_argument("--today", help="the day to run for (YYYY-MM-DD; default today in Paris)")
+    worker = sub.add_parser("worker", help="run background workers (relay, notifier, scheduler, projections)")
+    worker.add_argument("worker", nargs="?", default="all", choices=["relay", "notify", "scheduler", "projections",
+                                                                     "all"])
+    worker.add_argument("--prefix", default="", help="prefix of the broker's exchange and queue names")
+    worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # stop when this process is gone
+    worker.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)  # closed once the workers run
     demo_p = sub.add_parser("demo", help="load the demo history")
     demo_p.add_argument("--if-empty", action="store_true", help="only when the store holds no event")
+    demo_p.add_argument("--json", action="store_true", help="print every created id as JSON")
     return p
 
 
 COMMANDS = {"serve": cmd_serve, "token": cmd_token, "projections": cmd_projections, "audit": cmd_audit,
-            "replay": cmd_replay, "demo": cmd_demo, "tick": cmd_tick}
+            "replay": cmd_replay, "demo": cmd_demo, "tick": cmd_tick, "worker": cmd_worker}
 
 
 def main(argv: list[str] | None = None) -> int:

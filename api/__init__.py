@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -17,6 +17,7 @@ def create_app(services: Services) -> Flask:
     from api import applicants, audit, budget_lines, deliberations, dossiers, errors, execution, health, programmes
     from api.common import Api, JSONProvider
     from api.errors import MAX_UPLOAD
+    from api.hardening import install as harden
     from api.schemas import Instant, Money, Rate
 
     app = Flask("subventio", static_folder=None)
@@ -36,9 +37,20 @@ def create_app(services: Services) -> Flask:
     api.register_field(Rate, "string", "decimal")
     api.register_field(Instant, "string", None)
     errors.register(app)
+    harden(app, services.rate_limit)
     for module in (health, audit, budget_lines, programmes, applicants, dossiers, deliberations, execution):
         api.register_blueprint(module.blp)
     for blueprint in (deliberations.legality_blp, execution.refunds_blp, execution.payments_blp):
         api.register_blueprint(blueprint)
+    register_audit_views(app, api)
     return app
 
+
+def register_audit_views(app: Flask, api: Any) -> None:
+    """Issue 6: CSV registers and legality bundles (documented), and the web view (a plain blueprint: no OpenAPI)."""
+    from api import bundles, exports
+    from api.ui import ui
+
+    api.register_blueprint(exports.blp)
+    api.register_blueprint(bundles.blp)
+    app.register_blueprint(ui)

@@ -51,9 +51,17 @@ def authenticate() -> User:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise unauthorized()
-    info = current_services().tokens.authenticate(value.strip())
+    user = user_for_token(value.strip())
+    if user is None:
+        raise unauthorized()
+    return user
+
+
+def user_for_token(value: str) -> User | None:
+    """The user a token stands for; None if unknown, revoked, or an applicant's token bound to no applicant."""
+    info = current_services().tokens.authenticate(value)
     if info is None or (info.role == APPLICANT and not info.applicant_id):
-        raise unauthorized()  # an applicant's token is always bound to its applicant
+        return None  # an applicant's token is always bound to its applicant
     applicant = UUID(str(info.applicant_id)) if info.applicant_id else None
     return User(name=info.name, role=info.role, applicant_id=applicant)
 

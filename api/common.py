@@ -25,7 +25,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
-from api import errors
+from api import errors, hardening
 from api.auth import Owner, admit, current_user
 from api.schemas import ErrorSchema
 from api.services import current_services
@@ -40,7 +40,10 @@ class JSONProvider(DefaultJSONProvider):
     """Numbers in as Decimal (never float), so "at most two decimals" is checked on what was sent."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return json.loads(s, parse_float=Decimal, parse_constant=Decimal, **kwargs)
+        try:
+            return json.loads(s, parse_float=Decimal, parse_constant=Decimal, **kwargs)
+        except RecursionError:
+            raise hardening.too_deep() from None
 
     @staticmethod
     def default(o: Any) -> Any:
@@ -68,9 +71,11 @@ class Parser(FlaskParser):
         if not data.strip():
             return missing
         try:
-            return current_app.json.loads(data)
+            value = current_app.json.loads(data)
         except ValueError:
             raise errors.malformed_json() from None
+        hardening.check_json(value)  # depth and characters, before any schema walks it
+        return value
 
     def _handle_invalid_json_error(self, error: Exception, req: Any, *args: Any, **kwargs: Any) -> Any:
         raise errors.malformed_json()
@@ -92,6 +97,10 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING: ClassVar[dict[str, str]] = {
         **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING, "form_and_files": "multipart/form-data"}
+
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
+        """flask-smorest's, with a schema class instantiated once here (webargs would build one per request)."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
 
     def auth(self, *roles: str, owner: Owner | None = None) -> Callable[[Any], Any]:
         """Lets in these roles (and the owning applicant, if `owner`); checked before the body is read."""

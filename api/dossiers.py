@@ -39,6 +39,7 @@ from api.schemas import (
     DossierSchema,
     HistorySchema,
     InstructSchema,
+    NotificationListSchema,
     RequestDocumentsSchema,
     SubmitSchema,
     WithdrawSchema,
@@ -47,6 +48,7 @@ from api.services import current_services
 from domain.dossier import Dossier
 from domain.errors import Forbidden, InvalidValue, NotFound
 from projections import queries
+from projections.notifications import notifications_for
 
 blp = Blueprint("dossiers", __name__, url_prefix="/dossiers",
                 description="Demandes de subvention : dépôt, pièces, instruction ; historique et état passé.")
@@ -241,3 +243,13 @@ class DossierHistory(MethodView):
     def get(self, dossier_id: UUID) -> Any:
         """Every event in order: type, actor, recorded and effective dates, data, chained hashes."""
         return {"items": application().history(dossier(dossier_id).id)}
+
+
+@blp.route("/<uuid:dossier_id>/notifications")
+class DossierNotifications(MethodView):
+    @blp.auth(*READERS, owner=owner)
+    @blp.response(200, NotificationListSchema)
+    @blp.refusals(404)
+    def get(self, dossier_id: UUID) -> Any:
+        """The mails sent to the applicant about this dossier, oldest first (staff, auditors, the owner)."""
+        return {"items": notifications_for(current_services().read, dossier(dossier_id).id)}

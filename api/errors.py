@@ -28,10 +28,12 @@ MAX_UPLOAD = 20 * 1024 * 1024  # rule 2: at most 20 MB per attachment
 class ApiError(Exception):
     """A refusal decided by the HTTP layer itself (bad JSON, no token, file too large...)."""
 
-    def __init__(self, status: int, code: str, message: str, fields: Mapping[str, list[str]] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, fields: Mapping[str, list[str]] | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.fields = dict(fields or {})
+        self.headers = dict(headers or {})
 
 
 def unauthorized() -> ApiError:
@@ -68,11 +70,13 @@ def domain_error(error: DomainError) -> tuple[Response, int]:
 
 
 def api_error(error: ApiError) -> tuple[Response, int]:
-    return body(error.status, error.code, error.message, error.fields)
+    response, status = body(error.status, error.code, error.message, error.fields)
+    response.headers.update(error.headers)
+    return response, status
 
 
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
-              415: "unsupported_media_type", 422: "invalid_fields"}
+              415: "unsupported_media_type", 422: "invalid_fields", 429: "rate_limited"}
 HTTP_MESSAGES = {
     400: "Requête invalide.",
     404: "Ressource introuvable.",

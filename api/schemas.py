@@ -112,12 +112,16 @@ class Day(fields.Date):
 
 
 class PastDate(Day):
-    """A real-world date: today at the latest."""
+    """A real-world date: today at the latest, and not before 2000 (the years the service knows)."""
+
+    EARLIEST = date(2000, 1, 1)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
         day = super()._deserialize(value, attr, data, **kwargs)
         if day > current_services().today():
             raise ma.ValidationError("La date ne peut pas être dans le futur.")
+        if day < self.EARLIEST:
+            raise ma.ValidationError(f"La date ne peut pas être antérieure au {self.EARLIEST:%d/%m/%Y}.")
         return day
 
 
@@ -247,6 +251,17 @@ class HistoryItemSchema(Schema):
 
 class HistorySchema(Schema):
     items = fields.List(fields.Nested(HistoryItemSchema))
+
+
+class NotificationSchema(Schema):
+    kind = fields.String(metadata={"example": "acknowledgment"})
+    to = fields.String(metadata={"example": "contact@lianes.example"})
+    subject = fields.String()
+    sent_at = fields.DateTime(format="iso")
+
+
+class NotificationListSchema(Schema):
+    items = fields.List(fields.Nested(NotificationSchema))
 
 
 # --- budget lines ----------------------------------------------------------------------------

@@ -27,6 +27,8 @@ class Services:
     authority_siren: str = "226200012"
     department_code: str = "062"
     broker_status: Callable[[], str] = lambda: "embedded"
+    rate_limit: str | None = None
+    """Writes allowed per token and worker process, "<requests>/<seconds>" or "off" (None: api.hardening's default)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

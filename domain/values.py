@@ -14,11 +14,18 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
+DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A decimal as text: ASCII digits only — no spaces, no `_` separators, no other script's digits, which
+Decimal() would otherwise read silently ("1_000", " 100 ", "١٠٠" are all 100 or 1000 to it)."""
+
+
 def money(value: object, *, field: str = "amount", allow_zero: bool = False,
           allow_negative: bool = False) -> Decimal:
     """Parses euros with at most two decimals into a Decimal quantized to the cent; never a float."""
     if isinstance(value, (bool, float)):
         raise InvalidValue(field, "Montant invalide : utiliser une chaîne décimale (ex. \"9380.00\").")
+    if isinstance(value, str) and not DECIMAL_TEXT.fullmatch(value):
+        raise InvalidValue(field, "Montant invalide : chiffres 0-9 et point décimal seulement (ex. \"9380.00\").")
     try:
         amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
     except (InvalidOperation, ValueError):
@@ -134,6 +141,11 @@ def bic(value: object, *, field: str = "bic") -> str:
     return text
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+"""No free text holds a control character but tab and line breaks (NUL cannot be stored in PostgreSQL text),
+nor a lone surrogate (not Unicode: it cannot be encoded, stored or hashed)."""
+
+
 def text(value: object, *, field: str, max_length: int, required: bool = True) -> str:
     """A stripped free-text value with a length limit."""
     if value is None:
@@ -143,6 +155,8 @@ def text(value: object, *, field: str, max_length: int, required: bool = True) -
     stripped = value.strip()
     if required and not stripped:
         raise InvalidValue(field, "Ce champ est obligatoire.")
+    if CONTROL_CHARACTERS.search(stripped):
+        raise InvalidValue(field, "Caractère interdit : caractère de contrôle ou texte Unicode invalide.")
     if len(stripped) > max_length:
         raise InvalidValue(field, f"Au plus {max_length} caractères.")
     return stripped

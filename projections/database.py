@@ -95,7 +95,7 @@ tracking = Table(
 """How far each runner has applied the notification log; written in the same transaction as the rows."""
 
 # Modules that define tables on `metadata`: imported before create/drop so the metadata is complete.
-TABLE_MODULES = ("projections.read_models", "projections.acts", "projections.tokens")
+TABLE_MODULES = ("projections.read_models", "projections.acts", "projections.notifications", "projections.tokens")
 
 
 def load_tables() -> None:

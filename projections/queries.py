@@ -75,9 +75,15 @@ def _page(read: ReadStore, query: Select[Any], key: tuple[str, str], limit: int,
 
 def list_dossiers(read: ReadStore, *, status: str | None = None, programme_id: UUID | str | None = None,
                   applicant_id: UUID | str | None = None, limit: int = 50,
-                  cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of dossiers ordered by (created_at, id); ValueError for a bad limit or cursor."""
+                  cursor: str | None = None, reference: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of dossiers ordered by (created_at, id); `reference` matches a prefix ("2025-" or "2025-00042").
+
+    ValueError for a bad limit or cursor.
+    """
     query = select(*(rm_dossiers.c[name] for name in DOSSIER_COLUMNS))
+    if reference:
+        pattern = reference.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(rm_dossiers.c.reference.like(pattern, escape="\\"))
     if status is not None:
         query = query.where(rm_dossiers.c.status == status)
     if programme_id is not None:

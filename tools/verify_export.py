@@ -3,10 +3,13 @@
 
 Usage:
     python3 verify_export.py EXPORT.json STORE
-where STORE is a copy of the SQLite event store (made with `sqlite3 var/events.sqlite ".backup copy.sqlite"`,
-which includes the write-ahead log) or a CSV dump of the PostgreSQL
-table made with:  psql -c "\\copy (SELECT notification_id, originator_id, originator_version, topic,
-state FROM subventio_events ORDER BY notification_id) TO 'events.csv' WITH CSV HEADER"
+where EXPORT.json is a day's sealed export, downloaded by an auditor from
+`GET /audit/seals/{day}/export` (or written by `subventio audit export --seal DAY -o EXPORT.json`;
+the seal itself is written by an admin, `POST /audit/seals` or `subventio audit seal`), and STORE
+is a copy of the SQLite event store (made with `sqlite3 var/events.sqlite ".backup copy.sqlite"`,
+which includes the write-ahead log) or a CSV dump of the PostgreSQL table made with:
+    psql -c "\\copy (SELECT notification_id, originator_id, originator_version, topic,
+    state FROM subventio_events ORDER BY notification_id) TO 'events.csv' WITH CSV HEADER"
 
 It recomputes, for every stored event up to the sealed position, the SHA-256 of its canonical
 encoding (docs/adr/0002-hash-chain.md), checks that each event links to its predecessor, then

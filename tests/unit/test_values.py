@@ -19,7 +19,7 @@ def test_money_parses_to_cents(raw, expected):
 
 
 @pytest.mark.parametrize("raw", ["-1.00", "0", "0.00", "1.234", "abc", "NaN", "Infinity", 1.5, True, "", None,
-                                 "1e30"])
+                                 "1e30", "1_000", " 100 ", "\u0661\u0660\u0660", "0x10"])
 def test_money_refuses_bad_amounts(raw):
     with pytest.raises(InvalidValue) as info:
         money(raw, field="credits")
