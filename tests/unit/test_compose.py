@@ -33,8 +33,6 @@ DOCUMENTED_CLI: dict[str, set[str] | None] = {
     "audit": {"verify"},
     "demo": None,
 }
-# Documented but not built yet, with the issue that builds them.
-NOT_BUILT_YET = {"worker": "issue #5"}
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +126,6 @@ def test_every_command_parses_with_the_real_cli(services: dict[str, Any], where:
     argv = commands(services)[where]
     parser = subventio.parser()
     if argv[1] not in subcommands(parser):
-        if argv[1] in NOT_BUILT_YET:
-            pytest.xfail(f"{NOT_BUILT_YET[argv[1]]}: `subventio {argv[1]}` is not in subventio.parser() yet")
         pytest.fail(f"{where}: `subventio {argv[1]}` is not a subcommand of subventio.parser()")
     try:
         parser.parse_args(argv[1:])
