@@ -6,7 +6,9 @@ import copy
 import functools
 import hashlib
 import json
+import random
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -67,18 +69,24 @@ class Conflict(Exception):
     """Another writer saved the same aggregate first; the command may be retried."""
 
 
+RETRIES = 20
+"""Attempts of a command that keeps losing races: with n writers on one aggregate, one wins each round, so the
+last may lose n − 1 times; a short random pause between attempts spreads the losers out."""
+
+
 def retried(command: Callable[P, T]) -> Callable[P, T]:
     """Retries a command that lost an optimistic-concurrency race, unless a version was expected."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        attempts = 1 if kwargs.get("expected_version") is not None else 5
+        attempts = 1 if kwargs.get("expected_version") is not None else RETRIES
         for attempt in range(attempts):
             try:
                 return command(*args, **kwargs)
             except Conflict:
                 if attempt == attempts - 1:
                     break
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter, not a secret
         if kwargs.get("expected_version") is not None:
             raise StaleVersion("Le dossier a été modifié entre-temps (version périmée).")
         raise RuleViolation("concurrent_modification",

@@ -14,10 +14,11 @@ PostgreSQL only: SQLite serialises writers in one file, so there is no race betw
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,8 @@ from domain.deliberation import Deliberation
 from domain.programme import ProgrammeRules
 from domain.values import Actor, Ctx
 from tests.conftest import BACKEND
+from tests.e2e.conftest import Server
+from tests.integration.reliability_scene import scoped_settings
 from tests.unit.factories import IBAN, full_attendance
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -51,18 +54,50 @@ def postgres_only() -> None:
         pytest.skip("PostgreSQL only: SQLite serialises every writer in one file, so processes cannot race")
 
 
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory: Any, pg_database: str | None) -> Iterator[tuple[Any, Server]]:
+    """One store and one `subventio serve --workers 2` for every race of the module (a start costs seconds)."""
+    if BACKEND != "postgres":
+        yield None, None  # type: ignore[misc]
+        return
+    from subventio import build
+
+    settings = scoped_settings(tmp_path_factory.mktemp("races"), pg_database)
+    services = build(settings)
+    running = Server(settings)
+    yield services, running
+    running.stop()
+    services.app.close()
+    services.read.dispose()
+
+
+@pytest.fixture
+def services(stage: tuple[Any, Server]) -> Any:
+    return stage[0]
+
+
+@pytest.fixture
+def server(stage: tuple[Any, Server]) -> Server:
+    return stage[1]
+
+
+SEQUENCE = itertools.count(1)
+
+
 class Seeder:
     """Builds what the races need straight through the application, on the server's store."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.count = 0
+
+    @property
+    def count(self) -> int:
+        return next(SEQUENCE)
 
     def ctx(self, actor: Actor, on: date) -> Ctx:
         return Ctx(actor, on, on)
 
     def line(self, year: int, credits: str) -> UUID:
-        self.count += 1
         on = date(year, 2, 1)
         line: BudgetLine = self.app.open_budget_line(self.ctx(ADMIN, on), code=f"RACE-{self.count}",
                                                      imputation="65748//93043", label="Course", year=year,
@@ -71,16 +106,16 @@ class Seeder:
 
     def instructed(self, line: UUID, year: int, amount: str, plan: list[dict[str, Any]] | None = None) -> UUID:
         """A dossier instructed favourably for `amount` (eligible cost: twice that) on a programme of `line`."""
-        self.count += 1
+        number = self.count
         on = date(year, 3, 1)
         rules = ProgrammeRules.parse({"convention_required_above": "0.00", "settlement": "reduce",
                                       "payment_plan": plan or [{"tranche": "single", "when": "convention_signed"}]})
-        programme = self.app.open_programme(self.ctx(ADMIN, on), code=f"RACE-{self.count}", title="Course",
+        programme = self.app.open_programme(self.ctx(ADMIN, on), code=f"RACE-{number}", title="Course",
                                             year=year, opens_on=date(year, 1, 1), closes_on=date(year, 12, 31),
                                             budget_line_id=line, rules=rules, required_documents={})
         applicant = self.app.register_applicant(
-            self.ctx(ADMIN, on), kind="person", name=f"Porteur {self.count}", siret=None, address="Arras",
-            email=f"porteur{self.count}@example.org", phone=None,
+            self.ctx(ADMIN, on), kind="person", name=f"Porteur {number}", siret=None, address="Arras",
+            email=f"porteur{number}@example.org", phone=None,
             legal_representative={"name": "M. X", "role": "porteur"},
             bank={"holder": "M. X", "iban": IBAN, "bic": "AGRIFRPP"})
         dossier = self.app.open_dossier(self.ctx(APPLICANT, on), programme_id=programme.id,
@@ -93,7 +128,6 @@ class Seeder:
         return dossier.id
 
     def deliberation(self, year: int, items: list[tuple[UUID, str, UUID]]) -> UUID:
-        self.count += 1
         session = date(year, 9, 18)
         deliberation: Deliberation = self.app.create_deliberation(
             self.ctx(SECRETARY, session), number=f"{year}-{self.count}", title="Course", session_on=session,
@@ -169,7 +203,7 @@ def bearer(services: Any, role: str) -> dict[str, str]:
 def test_payments_that_together_exceed_the_grant(postgres_only, services, server):
     finance, auditor = bearer(services, "finance"), bearer(services, "auditor")
     seeder = Seeder(services.app)
-    share = Decimal("1000.00") * 2 / CLIENTS + Decimal("0.01")  # a little more than 2/CLIENTS of the grant each
+    share = (Decimal("1000.00") * 2 / CLIENTS).quantize(Decimal("0.01")) + Decimal("0.01")  # > 2/CLIENTS each
     allowed = int(Decimal("1000.00") // share)
     granted = []
     for _ in range(ROUNDS):
@@ -201,7 +235,7 @@ def test_deliberations_reserving_the_last_credits(postgres_only, services, serve
 
         def draft(s: requests.Session, i: int, d: UUID, line: UUID = line, round_: int = round_) -> requests.Response:
             return s.post(f"{server.url}/deliberations", headers=secretary, timeout=60, json={
-                "number": f"{YEAR}-R{round_}-{i}", "title": "Course", "session_on": f"{YEAR}-09-18",
+                "number": f"{YEAR}-R{credits_for}-{round_}-{i}", "title": "Course", "session_on": f"{YEAR}-09-18",
                 "members_in_office": 44, "attendance": full_attendance(),
                 "items": [{"dossier_id": str(d), "amount": "6000.00", "budget_line_id": str(line)}]})
 
