@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SUITES = ("commands", "http", "asof", "rebuild", "verify", "scale")
+SUITES = ("commands", "deliberation", "http", "asof", "snapshots", "rebuild", "verify", "scale", "workers")
 
 # figure → (comparison, bound): the targets of issue #7 (SQLite keys; the pg_ ones share them where stated).
 TARGETS: dict[str, tuple[str, float]] = {
