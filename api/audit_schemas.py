@@ -18,6 +18,7 @@ from api.schemas import (
     ItemOutSchema,
     LegalitySchema,
     Money,
+    PaymentSchema,
     Rate,
     Schema,
     SignatureSchema,
@@ -110,15 +111,7 @@ class BundleConventionSchema(Schema):
     amendments = fields.List(fields.Nested(AmendmentSchema))
 
 
-class BundlePaymentSchema(Schema):
-    id = fields.String()
-    tranche = fields.String()
-    amount = Money()
-    status = fields.String()
-    ordered_on = Day()
-    paid_on = Day(allow_none=True)
-    bank_reference = fields.String(allow_none=True)
-    justified_expenses = Money(allow_none=True)
+class BundlePaymentSchema(PaymentSchema):
     checks = fields.List(fields.Nested(CheckSchema), metadata={
         "description": "les contrôles passés quand le paiement a été ordonnancé, tels qu'enregistrés"})
 
