@@ -950,7 +950,7 @@ class InconsistencySchema(Schema):
     detail = fields.String()
 
 
-class LegalityActSchema(Schema):
+class LegalityActSchema(LegalitySchema):
     """A deliberation (with its legality dates) or the convention behind a grant."""
 
     kind = fields.String(metadata={"example": "deliberation"})
@@ -958,15 +958,6 @@ class LegalityActSchema(Schema):
     number = fields.String()
     session_on = Day()
     result = fields.String(allow_none=True)
-    act_id = fields.String(allow_none=True)
-    transmitted_on = Day(allow_none=True)
-    acknowledged_on = Day(allow_none=True)
-    published_on = Day(allow_none=True)
-    publication_mode = fields.String(allow_none=True)
-    executory_on = Day(allow_none=True)
-    referral_deadline = Day(allow_none=True)
-    letters = fields.List(fields.Nested(LetterSchema))
-    referred = fields.Boolean()
     status = fields.String()
     signatures = fields.List(fields.Nested(SignatureSchema))
     amendments = fields.List(fields.Nested(AmendmentSchema))
