@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ class Settings:
     workers: int = 2
     reuse_port: bool = True
     rate_limit: str | None = None
+    verify_workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    """Processes `audit verify` (CLI and API) may use on a big log."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -58,6 +60,8 @@ class Settings:
             workers=int(environ.get("SUBVENTIO_WORKERS") or 2),
             reuse_port=(environ.get("SUBVENTIO_REUSE_PORT") or "1") not in ("0", "false", "no"),
             rate_limit=environ.get("SUBVENTIO_RATE_LIMIT"),
+            **({"verify_workers": max(1, int(environ["SUBVENTIO_VERIFY_WORKERS"]))}
+               if environ.get("SUBVENTIO_VERIFY_WORKERS") else {}),
         )
 
     @property
@@ -151,7 +155,7 @@ def build(settings: Settings) -> Any:
     return Services(app=app, read=read, runner=runner, tokens=tokens, broker_status=lambda: broker,
                     blobs_dir=settings.data_dir / "blobs", today=today_in_paris,
                     authority_siren=settings.authority_siren, department_code=settings.department_code,
-                    rate_limit=settings.rate_limit)
+                    rate_limit=settings.rate_limit, verify_workers=settings.verify_workers)
 
 
 # --- command line --------------------------------------------------------------------------
@@ -319,15 +323,14 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
         else:
             print(text)
         return 0
+    from projections.integrity import verify
+
     total = app.recorder.max_notification_id() or 0
     with tqdm(total=total, unit="ev", desc="verify", file=sys.stderr) as bar:
-        step = max(1, total // 100)
+        def progress(done: int) -> None:
+            bar.update(done - bar.n)
 
-        def progress(n: int) -> None:
-            if n % step == 0:
-                bar.update(step)
-
-        result = app.verify_chains(progress=progress)
+        result = verify(app, workers=settings.verify_workers, progress=progress)
     report = result.as_dict()
     report["seals"] = [app.verify_seal(day) for day in app.seal_days()]
     report["ok"] = result.ok and all(s["ok"] for s in report["seals"])  # as GET /audit/verify says it

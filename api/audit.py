@@ -21,6 +21,7 @@ from api.common import CREATED, Blueprint, JSONProvider, application, fact_ctx, 
 from api.services import current_services
 from domain.errors import NotFound
 from domain.seal import Seal
+from projections.integrity import verify
 
 blp = Blueprint("audit", __name__, url_prefix="/audit",
                 description="Intégrité du journal d'événements : chaînes de hachage, scellements quotidiens, "
@@ -30,7 +31,7 @@ blp = Blueprint("audit", __name__, url_prefix="/audit",
 def report() -> dict[str, Any]:
     """Every chain, then every seal recomputed; `ok` only if all of them hold."""
     app = application()
-    verification = app.verify_chains().as_dict()
+    verification = verify(app, workers=current_services().verify_workers).as_dict()
     seals = [seal_check(day) for day in app.seal_days()]
     return {**verification, "ok": verification["ok"] and all(s["ok"] for s in seals), "seals": seals}
 

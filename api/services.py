@@ -29,6 +29,8 @@ class Services:
     broker_status: Callable[[], str] = lambda: "embedded"
     rate_limit: str | None = None
     """Writes allowed per token and worker process, "<requests>/<seconds>" or "off" (None: api.hardening's default)."""
+    verify_workers: int = 1
+    """Processes `GET /audit/verify` may use on a big log (projections.integrity.verify)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

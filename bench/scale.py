@@ -6,7 +6,7 @@
 - peak RSS of the rebuild process (a child process: its ru_maxrss), at both sizes, and its growth;
 - append rate at the end: batches appended to the 1M store ÷ the same batches appended to a new,
   empty store, interleaved in rounds (time inside `app.save` only);
-- `verify_chains()` events/s on the 1M store (a child process too, with its peak RSS).
+- `audit verify` (projections.integrity.verify) events/s on the 1M store (a child process too, with its peak RSS).
 
 `python -m bench.scale child rebuild|verify|read DATA_DIR [DATABASE_URL]` is the child.
 """
@@ -51,7 +51,9 @@ def child(operation: str, data_dir: str, database_url: str | None) -> dict[str, 
     if operation == "rebuild":
         events = services.runner.rebuild()
     elif operation == "verify":
-        result = services.app.verify_chains()
+        from projections.integrity import verify
+
+        result = verify(services.app, workers=settings(Path(data_dir)).verify_workers)
         if not result.ok:
             raise AssertionError(result.as_dict())
         events = result.events_checked

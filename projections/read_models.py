@@ -211,11 +211,24 @@ class Projection:
 
     def key(self, event: Any) -> str:
         """The row an event changes: by default its aggregate's."""
-        return str(event.originator_id)
+        return _text_of(event.originator_id)
 
     @staticmethod
     def version(event: Any) -> dict[str, Any]:
         return {"version": event.originator_version}
+
+
+_TEXTS: dict[Any, str] = {}
+
+
+def _text_of(aggregate_id: Any) -> str:
+    """str(aggregate_id), remembered (an aggregate has ~10 events, str(UUID) costs as much as a handler)."""
+    text = _TEXTS.get(aggregate_id)
+    if text is None:
+        if len(_TEXTS) > 100_000:
+            _TEXTS.clear()
+        text = _TEXTS[aggregate_id] = str(aggregate_id)
+    return text
 
 
 def _id(value: Any) -> str | None:

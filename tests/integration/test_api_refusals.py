@@ -450,7 +450,7 @@ def test_an_unexpected_failure_is_a_500_in_the_same_format(scene, services, monk
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(services.app, "verify_chains", broken)
+    monkeypatch.setattr(services.app.recorder, "max_notification_id", broken)
     error = scene.world.call("GET", "/audit/verify", scene.world.auditor, 500).get_json()["error"]
     assert error["code"] == "internal_error"
     assert "disk on fire" not in error["message"]
