@@ -9,7 +9,7 @@ from uuid import UUID
 from flask.views import MethodView
 
 from api.auth import ADMIN, FINANCE, INSTRUCTOR, READERS
-from api.common import ETAG, LOCATION, Blueprint, application, command, create, shown, stored
+from api.common import ETAG, LOCATION, Blueprint, application, command, create, current
 from api.schemas import ApplicantSchema, BankSchema
 from domain.applicant import Applicant
 
@@ -41,7 +41,7 @@ class ApplicantItem(MethodView):
     @blp.refusals(404)
     def get(self, applicant_id: UUID) -> Any:
         """An applicant (an applicant's token sees only itself)."""
-        return shown(stored(Applicant, applicant_id, "Porteur"))
+        return current(Applicant, applicant_id, "Porteur", ApplicantSchema)
 
 
 @blp.route("/<uuid:applicant_id>/bank")

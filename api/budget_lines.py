@@ -14,7 +14,7 @@ from flask.views import MethodView
 
 from api import csv_export
 from api.auth import ADMIN, FINANCE, READERS
-from api.common import ETAG, LOCATION, Blueprint, application, caught_up, command, create, shown, stored
+from api.common import ETAG, LOCATION, Blueprint, application, caught_up, command, create, current, shown, stored
 from api.schemas import (
     AsOfSchema,
     BudgetLineListSchema,
@@ -46,7 +46,7 @@ def as_it_stood(budget_line_id: UUID, as_of: datetime | None = None, effective_o
         return shown(application().as_of(BudgetLine, budget_line_id, as_of, WHAT))
     if effective_on is not None:
         return shown(application().as_of_effective(BudgetLine, budget_line_id, effective_on, WHAT))
-    return shown(line(budget_line_id))
+    return current(BudgetLine, budget_line_id, WHAT, BudgetLineSchema)
 
 
 def payments(budget_line_id: UUID, query: dict[str, Any]) -> list[dict[str, Any]]:

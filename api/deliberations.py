@@ -13,7 +13,19 @@ from uuid import UUID
 from flask.views import MethodView
 
 from api.auth import READERS, SECRETARY
-from api.common import ETAG, LOCATION, Blueprint, application, caught_up, command, created, fact_ctx, shown, stored
+from api.common import (
+    ETAG,
+    LOCATION,
+    Blueprint,
+    application,
+    caught_up,
+    command,
+    created,
+    current,
+    fact_ctx,
+    shown,
+    stored,
+)
 from api.schemas import (
     AsOfSchema,
     DeliberationDraftSchema,
@@ -54,7 +66,7 @@ def as_it_stood(deliberation_id: UUID, as_of: datetime | None = None, effective_
         return shown(application().as_of(Deliberation, deliberation_id, as_of, WHAT))
     if effective_on is not None:
         return shown(application().as_of_effective(Deliberation, deliberation_id, effective_on, WHAT))
-    return shown(deliberation(deliberation_id))
+    return current(Deliberation, deliberation_id, WHAT, DeliberationSchema)
 
 
 def draft(args: dict[str, Any]) -> Any:

@@ -21,6 +21,7 @@ from api.common import (
     caught_up,
     command,
     create,
+    current,
     expected_version,
     fact_ctx,
     location,
@@ -96,7 +97,7 @@ def as_it_stands(dossier_id: UUID, as_of: datetime | None = None, effective_on: 
         return shown(application().as_of(Dossier, dossier_id, as_of, "Dossier"))
     if effective_on is not None:
         return shown(application().as_of_effective(Dossier, dossier_id, effective_on, "Dossier"))
-    return shown(dossier(dossier_id))
+    return current(Dossier, dossier_id, "Dossier", DossierSchema)
 
 
 def attach(dossier_id: UUID, form: dict[str, Any]) -> Any:

@@ -8,7 +8,7 @@ from uuid import UUID
 from flask.views import MethodView
 
 from api.auth import ADMIN, EVERYONE
-from api.common import ETAG, LOCATION, Blueprint, application, caught_up, create, shown, stored
+from api.common import ETAG, LOCATION, Blueprint, application, caught_up, create, current
 from api.schemas import ProgrammeListSchema, ProgrammeSchema
 from api.services import current_services
 from domain.programme import Programme
@@ -43,4 +43,4 @@ class ProgrammeItem(MethodView):
     @blp.refusals(404)
     def get(self, programme_id: UUID) -> Any:
         """A programme and its rules."""
-        return shown(stored(Programme, programme_id, "Dispositif"))
+        return current(Programme, programme_id, "Dispositif", ProgrammeSchema)

@@ -52,22 +52,34 @@ class LogReader:
         if kind == "eventsourcing.sqlite" and getattr(getattr(found, "datastore", None), "originator_id_type",
                                                       None) == "uuid":
             self._page = self._sqlite
+            self._version_sql: Any = (f"SELECT max(originator_version) FROM {found.events_table_name} "  # noqa: S608
+                                      "WHERE originator_id=?")
+            self._version = self._sqlite_version
             self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608 - the recorder's table
                          f"FROM {found.events_table_name} WHERE rowid>? AND rowid<=? ORDER BY rowid LIMIT ?")
         elif kind == "eventsourcing.postgres":
             from psycopg.sql import SQL, Identifier
 
             self._page = self._postgres
+            self._version_sql = SQL("SELECT max(originator_version) FROM {schema}.{table} "
+                                    "WHERE originator_id=%s").format(
+                schema=Identifier(found.datastore.schema), table=Identifier(found.events_table_name))
+            self._version = self._postgres_version
             self._sql = SQL("SELECT notification_id, originator_id, originator_version, topic, state "
                             "FROM {schema}.{table} WHERE notification_id>%s AND notification_id<=%s "
                             "ORDER BY notification_id LIMIT %s").format(
                 schema=Identifier(found.datastore.schema), table=Identifier(found.events_table_name))
         else:
             self._page = self._generic
+            self._version = self._generic_version
 
     def page(self, start: int, limit: int, stop: int | None = None) -> list[Any]:
         """At most `limit` events after position `start` (excluded), up to `stop` (included) if given."""
         return self._page(start, limit, stop)
+
+    def version(self, aggregate_id: UUID) -> int:
+        """The version of an aggregate's last stored event (0 if it has none): one indexed query, no event read."""
+        return self._version(aggregate_id)
 
     def entries(self, start: int = 0, stop: int | None = None, batch: int = 1000) -> Iterator[Any]:
         """Every event after `start` up to `stop` (to the end of the log if None), page by page."""
@@ -79,21 +91,53 @@ class LogReader:
             yield from page
             position = page[-1].id
 
+    def _sqlite_rows(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+        """One statement on a pooled connection, outside any transaction (the connections are in auto-commit
+        mode; one SELECT is its own consistent read): no BEGIN and ROLLBACK around it, as `transaction` adds."""
+        datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.get_connection(commit=False) as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(sql, parameters)
+                rows: list[Any] = cursor.fetchall()
+            finally:
+                cursor.sqlite_cursor.close()
+        return rows
+
     def _sqlite(self, start: int, limit: int, stop: int | None) -> list[Any]:
-        with self.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-            cursor.execute(self._sql, (start, stop if stop is not None else 2**63 - 1, limit))
-            rows = cursor.fetchall()
+        rows = self._sqlite_rows(self._sql, (start, stop if stop is not None else 2**63 - 1, limit))
         ids = self._ids
         if len(ids) > IDS_CACHED:
             ids.clear()
         return [Entry(row[0], ids.get(row[1]) or ids.setdefault(row[1], UUID(row[1])), row[2], row[3], row[4])
                 for row in rows]
 
+    def _sqlite_version(self, aggregate_id: UUID) -> int:
+        rows = self._sqlite_rows(self._version_sql, (aggregate_id.hex,))
+        return int(rows[0][0] or 0) if rows else 0
+
+    def _postgres_version(self, aggregate_id: UUID) -> int:
+        from psycopg.rows import tuple_row
+
+        datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+            if not isinstance(self._version_sql, str):  # composed once: psycopg would render it at every call
+                self._version_sql = self._version_sql.as_string(conn)
+            cursor.execute(self._version_sql, (aggregate_id,), prepare=True)  # (binary: a third less CPU both sides)
+            row = cursor.fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def _generic_version(self, aggregate_id: UUID) -> int:
+        last = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+        return int(last[0].originator_version) if last else 0
+
     def _postgres(self, start: int, limit: int, stop: int | None) -> list[Any]:
         from psycopg.rows import tuple_row
 
         datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
         with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            if not isinstance(self._sql, str):
+                self._sql = self._sql.as_string(conn)
             cursor.execute(self._sql, (start, stop if stop is not None else 2**63 - 1, limit), prepare=True)
             rows = cursor.fetchall()
         return [Entry(row[0], row[1], row[2], row[3], bytes(row[4])) for row in rows]
