@@ -13,6 +13,7 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -133,6 +134,45 @@ def event_store_creation_lock(settings: Settings) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (EVENT_STORE_LOCK,))
 
 
+class WriteLock:
+    """One writer at a time on the SQLite event store, across threads and processes (`Subventio(write_lock=...)`).
+
+    SQLite lets one transaction write; a second process that tries gets "busy" and retries on SQLite's
+    own schedule, sleeping 1, 2, 5 ... up to 100 ms between tries, while eventsourcing's connection
+    pool keeps that process's readers waiting behind it: under concurrent commands, throughput fell
+    and the slowest answers took a second. Writers now queue on an exclusive `flock` of a file beside
+    the store (and on a thread lock inside each process, as a process holds a flock for all its threads):
+    the kernel hands it over the moment it is released. Opened per process (a descriptor inherited
+    through fork would share its lock with the parent).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread = threading.Lock()
+        self._file: Any = None
+        self._pid = 0
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        import fcntl
+
+        with self._thread:
+            if self._file is None or self._pid != os.getpid():
+                self._file = open(self.path, "a+b")  # noqa: SIM115 - kept open for the process's life
+                self._pid = os.getpid()
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+
+
+def write_lock(settings: Settings) -> WriteLock | None:
+    """The event store's writer lock: for a SQLite file (PostgreSQL queues writers itself: eventsourcing locks
+    the table for each insert, and a waiting transaction is woken as soon as the lock is free)."""
+    return None if settings.is_postgres else WriteLock(settings.data_dir / "events.sqlite.lock")
+
+
 def build(settings: Settings) -> Any:
     """Builds the application, read store, projection runner and token store."""
     from api.services import Services
@@ -145,7 +185,8 @@ def build(settings: Settings) -> Any:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with event_store_creation_lock(settings):
         app = Subventio(env=settings.event_store_env(),
-                        authority=Authority(department_code=settings.department_code, siren=settings.authority_siren))
+                        authority=Authority(department_code=settings.department_code, siren=settings.authority_siren),
+                        write_lock=write_lock(settings))
     read = ReadStore(settings.read_store_url(), schema=settings.database_schema)
     read.create_all()
     runner = ProjectionRunner(app, read)

@@ -7,6 +7,7 @@ import functools
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar, cast
@@ -99,10 +100,22 @@ class Subventio(Application[UUID]):
 
     FROZEN_CACHE_SIZE = 10_000
 
-    def __init__(self, env: Any = None, authority: Authority | None = None) -> None:
+    def __init__(self, env: Any = None, authority: Authority | None = None,
+                 write_lock: Callable[[], AbstractContextManager[Any]] | None = None) -> None:
         super().__init__(env)
         self.authority = authority or Authority()
         self._frozen: dict[UUID, Record] = {}  # aggregates whose class has no event but its creation
+        self._write_lock = write_lock or nullcontext
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Records the pending events of the given aggregates in one transaction, holding the write lock.
+
+        The composition root may give a lock that writers of the same store take before they ask the
+        store for a connection (on SQLite: one writer at a time across processes, waiting in the kernel
+        instead of SQLite's busy loop, which sleeps up to 100 ms between tries).
+        """
+        with self._write_lock():
+            return super().save(*objs, **kwargs)
 
     def construct_env(self, name: str, env: Any = None) -> Any:
         """Configured only by what the composition root passes: the domain never reads os.environ."""
