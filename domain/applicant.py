@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid5
 
 from domain import values
 from domain.errors import InvalidValue
+from domain.ids import time_ordered_id
 from domain.programme import APPLICANT_KINDS, NAMESPACE
 from domain.record import Record
 from domain.values import Ctx
@@ -37,7 +38,7 @@ class Applicant(Record):
 
     @staticmethod
     def id_for(siret: str | None) -> UUID:
-        return uuid5(NAMESPACE, f"applicant:{siret}") if siret else uuid4()
+        return uuid5(NAMESPACE, f"applicant:{siret}") if siret else time_ordered_id()
 
     class Registered(Record.Created):
         kind: str

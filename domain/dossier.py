@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid5
 
 from domain.errors import Check, InvalidFields, NotFound, RuleViolation
+from domain.ids import time_ordered_id
 from domain.legality import add_months
 from domain.programme import NAMESPACE, Programme, ProgrammeRules
 from domain.record import Record
@@ -328,7 +329,7 @@ class Dossier(Record):
              total_budget: Decimal, amount_requested: Decimal,
              other_public_funding: Decimal | None) -> Dossier:
         _check_amounts(total_budget, amount_requested)
-        return cls._start(cls.Opened, ctx, uuid4(), programme_id=programme.id, applicant_id=applicant_id,
+        return cls._start(cls.Opened, ctx, time_ordered_id(), programme_id=programme.id, applicant_id=applicant_id,
                           project_name=project_name, total_budget=total_budget,
                           amount_requested=amount_requested, other_public_funding=other_public_funding)
 

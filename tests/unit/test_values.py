@@ -74,3 +74,17 @@ def test_iban_check_digits():
         iban("FR7630006000011234567890188")
     with pytest.raises(InvalidValue):
         iban("not an iban")
+
+
+def test_ids_without_a_natural_key_are_uuid7_and_sort_by_creation():
+    import time
+
+    from domain.ids import time_ordered_id
+
+    first = [time_ordered_id() for _ in range(50)]
+    time.sleep(0.002)
+    later = time_ordered_id()
+    assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in [*first, later])
+    assert len(set(first)) == 50
+    assert all(i.hex < later.hex and i.bytes < later.bytes for i in first)
+    assert abs((later.int >> 80) - time.time_ns() // 1_000_000) < 5_000  # its first 48 bits: now, in ms
