@@ -229,7 +229,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
             services = build(settings)
             services.runner.catch_up()
-            return create_app(services)
+            app = create_app(services)
+            settle_heap()
+            return app
 
     if settings.reuse_port:  # a server already on this port (even one with SO_REUSEPORT too): refuse, as without it
         with socket.socket() as probe:
@@ -264,6 +266,21 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             companion.terminate()
             companion.wait(timeout=15)
     return 0
+
+
+def settle_heap() -> None:
+    """Moves what a long-running process has built (modules, the app, its stores) out of the collector's sight.
+
+    The garbage collector's full passes walk every tracked object: ~120 000 in an API worker once built,
+    ~45 ms each time, and under load a pause every few seconds that every thread of the process waits out
+    (measured: 80-97 ms in a worker serving GETs). Frozen objects are still freed when unreferenced; only
+    cycles among them would outlive the process, and start-up leaves none after the collection first made
+    here. Afterwards a full pass walks only the caches and requests (~30 000 objects, ~4 ms).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
@@ -427,6 +444,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     workers = Workers(app=services.app, read=services.read, runner=services.runner, today=today_in_paris,
                       dossier_ids=lambda: dossier_ids_for_tick(services.read), broker_url=settings.broker_url,
                       smtp_url=settings.smtp_url, prefix=args.prefix)
+    settle_heap()
     try:
         return workers.run(args.worker, parent_pid=args.parent,
                            started=(lambda: os.close(args.ready_fd)) if args.ready_fd is not None else None)

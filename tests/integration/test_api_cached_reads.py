@@ -80,3 +80,31 @@ def test_every_current_state_get_carries_its_version(world):
             assert response.headers["ETag"] == f'"{response.get_json()["version"]}"'
             if version is not None:
                 assert response.get_json()["version"] == version
+
+
+def test_query_arguments_are_still_read_and_checked_after_requests_without_any(world):
+    dossier, _ = world.submitted()
+    url = f"/dossiers/{dossier['id']}"
+    for _ in range(3):
+        world.call("GET", url, world.instructor, 200)
+    world.refused("GET", f"{url}?as_of=not-a-date", world.instructor, 422, "invalid_fields", field="as_of")
+    assert world.call("GET", f"{url}?as_of=2000-01-01T00:00:00Z", world.instructor, 404)
+    assert world.call("GET", url, world.instructor, 200).get_json()["status"] == "submitted"
+
+
+def test_a_schema_loaded_without_a_query_string_gives_each_request_its_own_result(flask_app):
+    from marshmallow import Schema, fields
+
+    from api.common import Parser
+
+    class WithDefault(Schema):
+        tags = fields.List(fields.String(), load_default=lambda: ["a"])
+
+    parser, schema = Parser(), WithDefault()
+    with flask_app.test_request_context("/anything"):
+        first = parser.parse(schema, location="query")
+        first["tags"].append("changed by a view")
+        second = parser.parse(schema, location="query")
+    assert second == {"tags": ["a"]}
+    with flask_app.test_request_context("/anything?tags=b"):
+        assert parser.parse(schema, location="query") == {"tags": ["b"]}
