@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -85,6 +85,7 @@ class Settings:
                "POSTGRES_PASSWORD": unquote(url.password or ""),
                "POSTGRES_POOL_SIZE": "5",
                "POSTGRES_MAX_OVERFLOW": "10",
+               "APPLICATION_RECORDER_TOPIC": "subventio:PostgresRecorder",
                "AGGREGATE_CACHE_MAXSIZE": "2000"}
         schema = self.database_schema
         if schema:
@@ -165,6 +166,74 @@ class WriteLock:
                 yield
             finally:
                 fcntl.flock(self._file, fcntl.LOCK_UN)
+
+
+def __getattr__(name: str) -> Any:
+    """`subventio:PostgresRecorder`, the topic `event_store_env` gives eventsourcing, built on first use (so that
+    nothing PostgreSQL is imported where the store is SQLite)."""
+    if name == "PostgresRecorder":
+        recorder = _postgres_recorder_class()
+        globals()[name] = recorder
+        return recorder
+    raise AttributeError(name)
+
+
+def _postgres_recorder_class() -> type[Any]:
+    from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+    from eventsourcing.postgres import PostgresApplicationRecorder
+    from eventsourcing.utils import retry
+    from psycopg.rows import tuple_row
+    from psycopg.sql import SQL, Identifier
+
+    class PostgresRecorder(PostgresApplicationRecorder):
+        """eventsourcing's PostgreSQL application recorder, whose insert is one statement (docs/adr/0010).
+
+        eventsourcing inserts in a pipelined transaction: SET LOCAL lock_timeout, LOCK TABLE … IN EXCLUSIVE
+        MODE (so that notification ids commit in their order: readers following the log never pass a gap that
+        fills later), NOTIFY, INSERT … RETURNING notification_id, then COMMIT: two round trips with the lock
+        held between them, and ~0.65 ms of a command's CPU in psycopg's pipeline machinery. This recorder runs
+        the same statements, in the same order, inside one PL/pgSQL function called in auto-commit: the lock
+        is taken and released within one statement on the server (~0.22 ms of client CPU, half the time held).
+        Reads, the table, its index and every other behaviour are eventsourcing's.
+        """
+
+        def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+            super().__init__(datastore, events_table_name=events_table_name)
+            self.locked_insert_function = f"{events_table_name}_insert_locked"
+            self.sql_create_statements.append(SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}("
+                "ids {id_type}[], versions bigint[], topics text[], states bytea[]) "
+                "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+                "BEGIN "
+                "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                "NOTIFY {channel}; "
+                "RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
+                "END; $BODY$").format(
+                    schema=Identifier(self.datastore.schema), function=Identifier(self.locked_insert_function),
+                    id_type=Identifier(self.datastore.originator_id_type), lock_timeout=self.datastore.lock_timeout,
+                    table=Identifier(self.events_table_name), channel=Identifier(self.channel_name)))
+            self._insert: Any = SQL("SELECT * FROM {schema}.{function}(%s, %s, %s, %s)").format(
+                schema=Identifier(self.datastore.schema), function=Identifier(self.locked_insert_function))
+
+        @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+        def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+            if kwargs.get("tracking") is not None:  # (a process application's tracking: not used here)
+                return super().insert_events(stored_events, **kwargs)
+            if not stored_events:
+                return None
+            # (get_connection turns psycopg's errors into eventsourcing's: a duplicate version → IntegrityError)
+            with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+                if not isinstance(self._insert, str):
+                    self._insert = self._insert.as_string(conn)
+                cursor.execute(self._insert, ([e.originator_id for e in stored_events],
+                                              [e.originator_version for e in stored_events],
+                                              [e.topic for e in stored_events], [e.state for e in stored_events]),
+                               prepare=True)
+                return [row[0] for row in cursor.fetchall()]
+
+    return PostgresRecorder
 
 
 def write_lock(settings: Settings) -> WriteLock | None:

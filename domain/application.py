@@ -6,7 +6,7 @@ import copy
 import functools
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -144,7 +144,8 @@ class Subventio(Application[UUID]):
         # A command changes a copy of the cached aggregate (`copied`: eventsourcing's deepcopy, faster).
         own_copy = not read_only and self.repository.cache is not None and self.repository.deepcopy_from_cache
         try:
-            aggregate: Record = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only and not own_copy)
+            aggregate: Record = self.repository.get(aggregate_id, projector_func=_folded,
+                                                    deepcopy_from_cache=not read_only and not own_copy)
         except AggregateNotFoundError:
             raise NotFound(f"{what} introuvable : {aggregate_id}") from None
         if not isinstance(aggregate, cls):
@@ -760,6 +761,14 @@ def copied(aggregate: R) -> R:
     clone = object.__new__(type(aggregate))
     clone.__dict__.update(_copy(aggregate.__dict__))
     return clone
+
+
+def _folded(aggregate: Any, events: Iterable[Any]) -> Any:
+    """eventsourcing's `project_aggregate` without its `assert isinstance(event, CanMutateProtocol)` on every
+    event: a runtime Protocol check, ~3 % of a command's CPU; every stored event of ours is a Record.Event."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 @functools.cache

@@ -153,7 +153,7 @@ class StoredLinks:
         return Link(state.get("previous_hash"), stored, True)
 
 
-NAMES_CACHED = 200_000
+NAMES_CACHED = 10_000
 """Aggregate ids kept as text (an aggregate has ~10 events: str(UUID) once, not ten times)."""
 
 

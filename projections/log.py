@@ -20,7 +20,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
-IDS_CACHED = 100_000
+IDS_CACHED = 10_000
+"""Parsed ids kept (then forgotten all at once): an aggregate's events come close together; memory stays flat."""
 
 
 class Entry:
@@ -40,24 +41,34 @@ class Entry:
         return f"Entry({self.id}, {self.originator_id}, {self.originator_version}, {self.topic!r})"
 
 
+def _kind(recorder: ApplicationRecorder) -> str:
+    """"sqlite" or "postgres" for eventsourcing's application recorders (and subclasses), else ""."""
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return "sqlite"
+    if "eventsourcing.postgres" in {c.__module__ for c in type(recorder).__mro__}:
+        return "postgres"  # (found by name: psycopg is imported only where PostgreSQL is used)
+    return ""
+
+
 class LogReader:
     """Pages of the log after a position, up to an optional last one."""
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.recorder = recorder
         self._ids: dict[str, UUID] = {}  # SQLite's text ids, parsed once each (an aggregate has ~10 events)
-        kind = type(recorder).__module__
+        kind = _kind(recorder)
         found: Any = recorder  # (the SQLite and PostgreSQL recorders' own attributes)
         self._sql: Any = None
-        if kind == "eventsourcing.sqlite" and getattr(getattr(found, "datastore", None), "originator_id_type",
-                                                      None) == "uuid":
+        if kind == "sqlite" and getattr(getattr(found, "datastore", None), "originator_id_type", None) == "uuid":
             self._page = self._sqlite
             self._version_sql: Any = (f"SELECT max(originator_version) FROM {found.events_table_name} "  # noqa: S608
                                       "WHERE originator_id=?")
             self._version = self._sqlite_version
             self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608 - the recorder's table
                          f"FROM {found.events_table_name} WHERE rowid>? AND rowid<=? ORDER BY rowid LIMIT ?")
-        elif kind == "eventsourcing.postgres":
+        elif kind == "postgres":
             from psycopg.sql import SQL, Identifier
 
             self._page = self._postgres

@@ -225,7 +225,7 @@ def _text_of(aggregate_id: Any) -> str:
     """str(aggregate_id), remembered (an aggregate has ~10 events, str(UUID) costs as much as a handler)."""
     text = _TEXTS.get(aggregate_id)
     if text is None:
-        if len(_TEXTS) > 100_000:
+        if len(_TEXTS) > 10_000:  # (bounded: memory stays flat with the size of the log)
             _TEXTS.clear()
         text = _TEXTS[aggregate_id] = str(aggregate_id)
     return text
