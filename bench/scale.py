@@ -105,7 +105,7 @@ def run(quick: bool = False, postgres: bool = False, **_: Any) -> dict[str, Any]
     from subventio import build
 
     small, large = (800, 6000) if quick else (10_000, 100_000)
-    probe_rounds, probe_dossiers = (3, 200) if quick else (4, 1000)
+    probe_rounds, probe_dossiers = (3, 200) if quick else (8, 1000)  # (8 rounds: the ratio of two noisy rates)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         big_dir, small_dir, fresh_dir = root / "big", root / "small", root / "fresh"

@@ -176,7 +176,7 @@ class ProjectionRunner:
     def _replay(self, progress: Callable[[int], None] | None, batch: int) -> int:
         self._known = 0
         consumed = 0
-        with collector_paused(every=50) as tick:
+        with collector_paused(every=5) as tick:
             while True:
                 notifications = self.log.page(self._known, batch)
                 if not notifications:

@@ -1,8 +1,8 @@
 """subventio.PostgresRecorder: eventsourcing's inserts in one locked statement, with eventsourcing's guarantees.
 
-PostgreSQL only (on SQLite the store is eventsourcing's own recorder): the table lock that keeps notification
-ids in commit order, the ids returned, all-or-nothing batches, the duplicate version refused as eventsourcing's
-IntegrityError, and the NOTIFY on the recorder's channel.
+PostgreSQL only (on SQLite the store inserts with eventsourcing's own statements): the table lock that keeps
+notification ids in commit order, the ids returned, all-or-nothing batches, the duplicate version refused as
+eventsourcing's IntegrityError, and the NOTIFY on the recorder's channel.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.conftest import BACKEND
 @pytest.fixture
 def recorder(app: Any) -> Any:
     if BACKEND != "postgres":
-        pytest.skip("PostgreSQL only: the SQLite store uses eventsourcing's own recorder")
+        pytest.skip("PostgreSQL only: the SQLite store inserts with eventsourcing's own statements")
     return app.recorder
 
 

@@ -89,3 +89,62 @@ def test_a_lock_held_elsewhere_makes_the_writer_wait(tmp_path: Path):
 @pytest.mark.parametrize(("database_url", "kind"), [(None, WriteLock), ("postgresql://x@h/db", type(None))])
 def test_only_a_sqlite_store_gets_one(tmp_path: Path, database_url, kind):
     assert type(write_lock(Settings(data_dir=tmp_path, database_url=database_url))) is kind
+
+
+def test_the_sqlite_store_checkpoints_beside_its_writers(tmp_path: Path):
+    """Writers leave the write-ahead log to the recorder's checkpointer, which copies it into the database."""
+    import sqlite3
+    from decimal import Decimal
+
+    from subventio import build
+    from tests.unit.factories import ctx
+
+    services = build(Settings(data_dir=tmp_path))
+    try:
+        app, database = services.app, tmp_path / "events.sqlite"
+        assert type(app.recorder).__name__ == "SQLiteRecorder"
+        line = app.open_budget_line(ctx(), code="C05", imputation="65748//93043", label="Ligne", year=2025,
+                                    credits=Decimal("1000000.00"))
+        before = database.stat().st_size
+        for _ in range(300):  # ~300 commits: past SQLite's 1 000-page automatic checkpoint
+            app.change_credits(ctx(), line.id, amount=Decimal("1.00"), reason="test")
+        deadline = time.monotonic() + 10
+        while app.recorder.checkpointer.checkpoints == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert app.recorder.checkpointer.checkpoints > 0
+        time.sleep(0.5)  # (the last nudge's checkpoint)
+        with sqlite3.connect(database) as probe:
+            for _ in range(50):  # busy while the checkpointer itself is at it: ask again
+                busy, log_frames, checkpointed = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if not busy:
+                    break
+                time.sleep(0.1)
+        assert busy == 0 and checkpointed == log_frames
+        assert database.stat().st_size > before  # what was written reached the database file
+    finally:
+        services.app.close()
+        services.read.dispose()
+
+
+def test_the_checkpointer_ends_when_writes_stop_and_starts_again_on_the_next(tmp_path: Path):
+    import sqlite3
+
+    from subventio import Checkpointer
+
+    database = tmp_path / "store.sqlite"
+    with sqlite3.connect(database) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE t (x)")
+    checkpointer = Checkpointer(database, interval=0.01, idle=0.2)
+    assert not checkpointer.running
+    checkpointer.nudge()
+    assert checkpointer.running
+    deadline = time.monotonic() + 10
+    while checkpointer.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not checkpointer.running and checkpointer.checkpoints == 1
+    checkpointer.nudge()
+    deadline = time.monotonic() + 10
+    while checkpointer.checkpoints < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert checkpointer.checkpoints == 2
