@@ -5,7 +5,9 @@
   sizes are measured side by side (a noisy neighbour affects both);
 - peak RSS of the rebuild process (a child process: its ru_maxrss), at both sizes, and its growth;
 - append rate at the end: batches appended to the 1M store ÷ the same batches appended to a new,
-  empty store, interleaved in rounds (time inside `app.save` only);
+  empty store: two generators with one seed, one numbering and one first year write identical cohorts,
+  interleaved in rounds (time inside `app.save` only); the figure is the median of the rounds' ratios
+  (a round's two halves run seconds apart, so a noisy neighbour touches both);
 - `audit verify` (projections.integrity.verify) events/s on the 1M store (a child process too, with its peak RSS).
 
 `python -m bench.scale child rebuild|verify|read DATA_DIR [DATABASE_URL]` is the child.
@@ -17,6 +19,7 @@ import json
 import os
 import resource
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -124,20 +127,35 @@ def run(quick: bool = False, postgres: bool = False, **_: Any) -> dict[str, Any]
         note(f"generated {gen.events} events ({gen.dossiers} dossiers) in {time.perf_counter() - started:.0f} s")
         events_total = gen.events
 
-        # The append probe: the same cohorts appended to the big store and to an empty one, interleaved.
+        # The append probe: identical cohorts (one seed, numbering and first year, beyond the big store's years
+        # and SIRET numbers) appended to the big store and to an empty one, interleaved.
+        os.sync()  # (the bulk load's dirty pages reach the disk before the probe, not during its first fsyncs)
         fresh = build(settings(fresh_dir))
-        fresh_appends = Appends()
-        fresh_gen = Generator(fresh.app, saved=fresh_appends, first_year=gen.first_year + 60)
-        fresh_gen.run(gen.cohort)  # its reference data and first cohort: not measured
-        fresh_appends.events, fresh_appends.seconds = 0, 0.0
-        appends.events, appends.seconds = 0, 0.0
+        probes = []
+        for app in (services.app, fresh.app):
+            counter = Appends()
+            probe = Generator(app, saved=counter, first_year=gen.first_year + 100, seed=11,
+                              numbering=gen.applicants * 10)
+            probe.run(gen.cohort)  # its reference data and first cohort: not measured
+            probes.append((probe, counter))
+        ratios, totals = [], [[0, 0.0], [0, 0.0]]
         for index in range(probe_rounds):
-            pair = ((gen, appends), (fresh_gen, fresh_appends))
-            for g, _ in pair if index % 2 == 0 else reversed(pair):
-                g.run(probe_dossiers)
-        append_ratio = appends.rate() / fresh_appends.rate()
-        note(f"append probe: {appends.rate():.0f} events/s into {gen.events} events, "
-             f"{fresh_appends.rate():.0f} events/s into a new store")
+            rates = []
+            order = (0, 1) if index % 2 == 0 else (1, 0)
+            for which in order:
+                probe, counter = probes[which]
+                counter.events, counter.seconds = 0, 0.0
+                probe.run(probe_dossiers)
+                totals[which][0] += counter.events
+                totals[which][1] += counter.seconds
+                rates.append((which, counter.rate()))
+            by = dict(rates)
+            ratios.append(by[0] / by[1])
+        append_ratio = statistics.median(ratios)
+        big_rate, fresh_rate = (events / seconds for events, seconds in totals)
+        note(f"append probe: {big_rate:.0f} events/s into {gen.events + probes[0][0].events} events, "
+             f"{fresh_rate:.0f} events/s into a new store; round ratios "
+             + " ".join(f"{r:.2f}" for r in ratios))
         services.app.close()
         services.read.dispose()
         fresh.app.close()

@@ -65,6 +65,7 @@ class Generator:
     applicants: int = 3000
     first_year: int = 1990
     seed: int = 7
+    numbering: int = 0  # first SIRET number of its applicants (two generators into one store must not share them)
     saved: Callable[[int, float], None] | None = None
     events: int = 0
     dossiers: int = 0
@@ -98,7 +99,7 @@ class Generator:
         for i in range(self.applicants):
             kind = ("association", "association", "company", "commune", "person")[i % 5]
             applicant = Applicant.register(
-                ctx, kind=kind, name=f"Porteur {i:05d}", siret=None if kind == "person" else siret(i),
+                ctx, kind=kind, name=f"Porteur {i:05d}", siret=None if kind == "person" else siret(self.numbering + i),
                 address=f"{i} rue de la République, 62000 Arras", email=f"contact{i}@example.org", phone=None,
                 legal_representative={"name": f"Représentant {i}", "role": "président"}, bank=RIB)
             self._applicants.append(applicant)

@@ -148,3 +148,35 @@ def test_the_checkpointer_ends_when_writes_stop_and_starts_again_on_the_next(tmp
     while checkpointer.checkpoints < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert checkpointer.checkpoints == 2
+
+
+@pytest.mark.parametrize(("restart_frames", "bounded"), [(100, True), (10**9, False)])
+def test_back_to_back_writers_still_let_the_log_start_afresh(tmp_path: Path, restart_frames, bounded):
+    """A checkpoint beside writers that never pause copies the log but never lets it restart; the pass with the
+    writers held back does (and the control, which never takes it, shows the log growing)."""
+    import sqlite3
+
+    from subventio import Checkpointer
+
+    database = tmp_path / "store.sqlite"
+    writers = WriteLock(Path(f"{database}.lock"))
+    checkpointer = Checkpointer(database, interval=0.01, restart_frames=restart_frames)
+    connection = sqlite3.connect(database, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA wal_autocheckpoint=0")
+    connection.execute("CREATE TABLE t (x BLOB)")
+    try:
+        for _ in range(2500):  # ~10 MB through the log, a page and more per transaction
+            with writers():
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("INSERT INTO t VALUES (randomblob(4000))")
+                connection.execute("COMMIT")
+            checkpointer.nudge()
+        wal = database.with_name("store.sqlite-wal").stat().st_size
+    finally:
+        connection.close()
+    assert checkpointer.checkpoints > 0
+    if bounded:
+        assert checkpointer.finished > 0 and wal < 3 * 2**20
+    else:
+        assert checkpointer.finished == 0 and wal > 6 * 2**20
