@@ -157,6 +157,11 @@ class WriteLock:
         self._file: Any = None
         self._pid = 0
 
+    @classmethod
+    def beside(cls, store: Path) -> WriteLock:
+        """The lock of the SQLite store at `store`: the file `<store>.lock`."""
+        return cls(Path(f"{store}.lock"))
+
     @contextmanager
     def __call__(self) -> Iterator[None]:
         import fcntl
@@ -177,8 +182,9 @@ class Checkpointer:
 
     SQLite's automatic checkpoint runs inside the commit that fills the log past 1 000 pages: that commit
     (and, behind `WriteLock`, every writer queued after it) waited for the copy and its fsync. Measured with 4
-    threads of commands in one process: 384/s, p99 48 ms, slowest 483 ms; without it in the commit path 489/s,
-    p99 20 ms. The store's writing connections turn it off (`SQLiteRecorder`), and a thread, one per recorder and
+    threads of commands in one process, with the first version of this class (no second pass): 384/s, p99 48 ms,
+    slowest 483 ms; without it in the commit path 489/s, p99 20 ms. Not confirmed with this version
+    (docs/adr/0009). The store's writing connections turn it off (`SQLiteRecorder`), and a thread, one per recorder and
     process, runs a PASSIVE checkpoint (it never waits for readers or writers) at most every `interval` seconds
     after a write, on a connection of its own opened for it; it ends after `idle` seconds without a write (the
     next write starts another). The last connection to close checkpoints what is left, as SQLite always does.
@@ -191,7 +197,7 @@ class Checkpointer:
         self.restart_frames = restart_frames
         self.checkpoints = 0
         self.finished = 0
-        self._writers = WriteLock(Path(f"{path}.lock"))  # (the lock `write_lock` gives the store's writers)
+        self._writers = WriteLock.beside(path)  # (the lock `write_lock` gives the store's writers)
         self._wanted = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = 0
@@ -338,7 +344,7 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
 def write_lock(settings: Settings) -> WriteLock | None:
     """The event store's writer lock: for a SQLite file (PostgreSQL queues writers itself: eventsourcing locks
     the table for each insert, and a waiting transaction is woken as soon as the lock is free)."""
-    return None if settings.is_postgres else WriteLock(settings.data_dir / "events.sqlite.lock")
+    return None if settings.is_postgres else WriteLock.beside(settings.data_dir / "events.sqlite")
 
 
 def build(settings: Settings) -> Any:

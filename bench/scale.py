@@ -138,21 +138,18 @@ def run(quick: bool = False, postgres: bool = False, **_: Any) -> dict[str, Any]
                               numbering=gen.applicants * 10)
             probe.run(gen.cohort)  # its reference data and first cohort: not measured
             probes.append((probe, counter))
-        ratios, totals = [], [[0, 0.0], [0, 0.0]]
+            counter.events, counter.seconds = 0, 0.0
+        ratios = []
         for index in range(probe_rounds):
-            rates = []
-            order = (0, 1) if index % 2 == 0 else (1, 0)
-            for which in order:
+            rates = [0.0, 0.0]
+            for which in (0, 1) if index % 2 == 0 else (1, 0):
                 probe, counter = probes[which]
-                counter.events, counter.seconds = 0, 0.0
+                events, seconds = counter.events, counter.seconds
                 probe.run(probe_dossiers)
-                totals[which][0] += counter.events
-                totals[which][1] += counter.seconds
-                rates.append((which, counter.rate()))
-            by = dict(rates)
-            ratios.append(by[0] / by[1])
+                rates[which] = (counter.events - events) / (counter.seconds - seconds)
+            ratios.append(rates[0] / rates[1])
         append_ratio = statistics.median(ratios)
-        big_rate, fresh_rate = (events / seconds for events, seconds in totals)
+        big_rate, fresh_rate = (counter.rate() for _, counter in probes)
         note(f"append probe: {big_rate:.0f} events/s into {gen.events + probes[0][0].events} events, "
              f"{fresh_rate:.0f} events/s into a new store; round ratios "
              + " ".join(f"{r:.2f}" for r in ratios))

@@ -135,7 +135,7 @@ class LogReader:
 
     def _postgres_version(self, aggregate_id: UUID) -> int:
         """The query through libpq itself (`pgconn.exec_prepared`, binary in and out, the GIL released while it
-        waits): 113 µs a call against 265 µs through a psycopg cursor, most of it the cursor's Python. Prepared
+        waits): 157 µs a call against 265 µs through a psycopg cursor (71 µs of client CPU against 140). Prepared
         per connection under a name of its own, the first time a connection answers that it has no such statement."""
         import psycopg
         from psycopg import pq

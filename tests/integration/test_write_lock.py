@@ -159,7 +159,7 @@ def test_back_to_back_writers_still_let_the_log_start_afresh(tmp_path: Path, res
     from subventio import Checkpointer
 
     database = tmp_path / "store.sqlite"
-    writers = WriteLock(Path(f"{database}.lock"))
+    writers = WriteLock.beside(database)
     checkpointer = Checkpointer(database, interval=0.01, restart_frames=restart_frames)
     connection = sqlite3.connect(database, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
