@@ -15,7 +15,7 @@ def create_app(services: Services) -> Flask:
     from flask import Flask
 
     from api import applicants, audit, budget_lines, deliberations, dossiers, errors, execution, health, programmes
-    from api.common import Api, JSONProvider
+    from api.common import Api, JSONProvider, ResponseCache
     from api.errors import MAX_UPLOAD
     from api.hardening import install as harden
     from api.schemas import Instant, Money, Rate
@@ -23,6 +23,7 @@ def create_app(services: Services) -> Flask:
     app = Flask("subventio", static_folder=None)
     app.json = JSONProvider(app)
     app.extensions["subventio"] = services
+    app.extensions["subventio_responses"] = ResponseCache()
     app.config.update(
         API_TITLE="subventio", API_VERSION="1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
@@ -43,7 +44,16 @@ def create_app(services: Services) -> Flask:
     for blueprint in (deliberations.legality_blp, execution.refunds_blp, execution.payments_blp):
         api.register_blueprint(blueprint)
     register_audit_views(app, api)
+    serve_current_reads(app)
     return app
+
+
+def serve_current_reads(app: Flask) -> None:
+    """Cached current-state GETs answered in front of Flask (api.reads); `app.wsgi_app.wsgi_app` is Flask's."""
+    from api.reads import CurrentReads, routes
+
+    app.wsgi_app = CurrentReads(app.wsgi_app, app.extensions["subventio"],  # type: ignore[method-assign]
+                                app.extensions["subventio_responses"], routes(app))
 
 
 def register_audit_views(app: Flask, api: Any) -> None:

@@ -36,6 +36,7 @@ class ApplicantList(MethodView):
 
 @blp.route("/<uuid:applicant_id>")
 class ApplicantItem(MethodView):
+    @blp.current_state(ApplicantSchema)
     @blp.auth(*READERS, owner=itself)
     @blp.response(200, ApplicantSchema, headers=ETAG)
     @blp.refusals(404)

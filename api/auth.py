@@ -13,6 +13,7 @@ from api.errors import unauthorized
 from api.services import current_services
 from domain.errors import Forbidden, NotFound
 from domain.values import Actor
+from projections.tokens import TokenStore
 
 ADMIN, INSTRUCTOR, SECRETARY, FINANCE, AUDITOR, APPLICANT = (
     "admin", "instructor", "secretary", "finance", "auditor", "applicant")
@@ -57,13 +58,21 @@ def authenticate() -> User:
     return user
 
 
-def user_for_token(value: str) -> User | None:
+def user_for_token(value: str, tokens: TokenStore | None = None) -> User | None:
     """The user a token stands for; None if unknown, revoked, or an applicant's token bound to no applicant."""
-    info = current_services().tokens.authenticate(value)
+    info = (tokens or current_services().tokens).authenticate(value)
     if info is None or (info.role == APPLICANT and not info.applicant_id):
         return None  # an applicant's token is always bound to its applicant
     applicant = UUID(str(info.applicant_id)) if info.applicant_id else None
     return User(name=info.name, role=info.role, applicant_id=applicant)
+
+
+@dataclass(frozen=True)
+class Admits:
+    """Who a view lets in (`Blueprint.auth` puts it on the view, as `view.admits`)."""
+
+    roles: tuple[str, ...]
+    owner: Owner | None
 
 
 def admit(roles: tuple[str, ...], owner: Owner | None, view_args: Mapping[str, Any]) -> User:

@@ -76,6 +76,7 @@ class BudgetLineList(MethodView):
 
 @blp.route("/<uuid:budget_line_id>")
 class BudgetLineItem(MethodView):
+    @blp.current_state(BudgetLineSchema)
     @blp.auth(*READERS)
     @blp.arguments(AsOfSchema, location="query")
     @blp.response(200, BudgetLineSchema, headers=ETAG)

@@ -30,7 +30,7 @@ from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
 from api import errors, hardening
-from api.auth import Owner, admit, current_user
+from api.auth import Admits, Owner, admit, current_user
 from api.schemas import ErrorSchema
 from api.services import current_services
 from domain.application import Subventio
@@ -135,8 +135,21 @@ class Blueprint(flask_smorest.Blueprint):
                 admit(roles, owner, kwargs)
                 return view(*args, **kwargs)
 
+            checked.admits = Admits(roles, owner)  # type: ignore[attr-defined]  # (read by api.reads)
+
             documented = self.refusals(401, 403, *([404] if owner else []))(checked)
             return self.doc(security=[{"bearerAuth": []}])(documented)
+
+        return decorator
+
+    @staticmethod
+    def current_state(schema: type[Any]) -> Callable[[Any], Any]:
+        """Marks a GET whose answer without a query string is `current(..., schema)`: once Flask has cached
+        its body, api.reads may answer it in front of Flask (the outermost decorator, above `auth`)."""
+
+        def decorator(view: Any) -> Any:
+            view.current_state = schema
+            return view
 
         return decorator
 
@@ -255,6 +268,10 @@ class ResponseCache:
                 self._bodies.move_to_end(key)
             return body
 
+    def clear(self) -> None:
+        with self._lock:
+            self._bodies.clear()
+
     def put(self, key: tuple[Any, UUID, int], body: bytes) -> None:
         with self._lock:
             self._bodies[key] = body
@@ -268,7 +285,7 @@ _SCHEMAS: dict[type[Any], Any] = {}
 
 def current(cls: type[Any], aggregate_id: UUID, what: str, schema: type[Any]) -> Response:
     """The resource as it stands now, with its ETag: the same response as `shown(stored(...))` dumped by `schema`."""
-    cache: ResponseCache = current_app.extensions.setdefault("subventio_responses", ResponseCache())
+    cache: ResponseCache = current_app.extensions["subventio_responses"]
     version = current_services().runner.log.version(aggregate_id)
     body = cache.get((schema, aggregate_id, version)) if version else None
     if body is None:

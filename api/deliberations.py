@@ -110,6 +110,7 @@ class DeliberationList(MethodView):
 
 @blp.route("/<uuid:deliberation_id>")
 class DeliberationItem(MethodView):
+    @blp.current_state(DeliberationSchema)
     @blp.auth(*READERS)
     @blp.arguments(AsOfSchema, location="query")
     @blp.response(200, DeliberationSchema, headers=ETAG)

@@ -143,6 +143,7 @@ class DossierList(MethodView):
 
 @blp.route("/<uuid:dossier_id>")
 class DossierItem(MethodView):
+    @blp.current_state(DossierSchema)
     @blp.auth(*READERS, owner=owner)
     @blp.arguments(AsOfSchema, location="query")
     @blp.response(200, DossierSchema, headers=ETAG)

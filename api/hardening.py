@@ -36,6 +36,9 @@ DEFAULT_RATE_LIMIT = "6000/60"
 """Writes per token and per worker process: a burst of 6 000, refilled at 100 a second."""
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+SECURE_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                  ("Referrer-Policy", "no-referrer"), ("Content-Security-Policy", API_CSP))
+"""Every answer's, unless a page sets its own (then Cache-Control: no-store too, but under /ui/static/)."""
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -170,10 +173,8 @@ def limit_request() -> None:
 def secure_headers(response: Response) -> Response:
     """Headers every answer carries; pages keep the stricter policy they set themselves."""
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Content-Security-Policy", API_CSP)
+    for name, value in SECURE_HEADERS:
+        headers.setdefault(name, value)
     if not request.path.startswith("/ui/static/"):
         headers["Cache-Control"] = "no-store"
     return response

@@ -38,6 +38,7 @@ class ProgrammeList(MethodView):
 
 @blp.route("/<uuid:programme_id>")
 class ProgrammeItem(MethodView):
+    @blp.current_state(ProgrammeSchema)
     @blp.auth(*EVERYONE)
     @blp.response(200, ProgrammeSchema, headers=ETAG)
     @blp.refusals(404)
