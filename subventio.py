@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,8 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from zoneinfo import ZoneInfo
-
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 PARIS = ZoneInfo("Europe/Paris")
 log = logging.getLogger("subventio")
@@ -77,7 +74,6 @@ class Settings:
         if not self.is_postgres:
             return {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
                     "SQLITE_DBNAME": str(self.data_dir / "events.sqlite"),
-                    "APPLICATION_RECORDER_TOPIC": "subventio:SQLiteRecorder",
                     "SQLITE_LOCK_TIMEOUT": "30",
                     "AGGREGATE_CACHE_MAXSIZE": "2000"}
         url = urlparse(self.database_url or "")
@@ -177,81 +173,6 @@ class WriteLock:
                 fcntl.flock(self._file, fcntl.LOCK_UN)
 
 
-class Checkpointer:
-    """Copies the SQLite event store's write-ahead log into the database, beside the writers instead of inside them.
-
-    SQLite's automatic checkpoint runs inside the commit that fills the log past 1 000 pages: that commit
-    (and, behind `WriteLock`, every writer queued after it) waited for the copy and its fsync. Measured with 4
-    threads of commands in one process, with the first version of this class (no second pass): 384/s, p99 48 ms,
-    slowest 483 ms; without it in the commit path 489/s, p99 20 ms. Not confirmed with this version
-    (docs/adr/0009). The store's writing connections turn it off (`SQLiteRecorder`), and a thread, one per recorder and
-    process, runs a PASSIVE checkpoint (it never waits for readers or writers) at most every `interval` seconds
-    after a write, on a connection of its own opened for it; it ends after `idle` seconds without a write (the
-    next write starts another). The last connection to close checkpoints what is left, as SQLite always does.
-    """
-
-    def __init__(self, path: Path, interval: float = 0.25, idle: float = 5.0, restart_frames: int = 1000) -> None:
-        self.path = path
-        self.interval = interval
-        self.idle = idle
-        self.restart_frames = restart_frames
-        self.checkpoints = 0
-        self.finished = 0
-        self._writers = WriteLock.beside(path)  # (the lock `write_lock` gives the store's writers)
-        self._wanted = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._guard = threading.Lock()
-
-    def nudge(self) -> None:
-        """A write was committed: checkpoint soon (starts this process's thread if none is running)."""
-        with self._guard:
-            self._wanted.set()
-            if self._thread is None or self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="sqlite-checkpointer", daemon=True)
-                self._thread.start()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._pid == os.getpid() and self._thread.is_alive()
-
-    def _run(self) -> None:
-        """Checkpoint after each burst of nudges; end after `idle` seconds without one (a closed application's
-        thread does not linger, and it holds no connection between checkpoints)."""
-        import sqlite3
-
-        while True:
-            self._wanted.wait(self.idle)
-            with self._guard:
-                if not self._wanted.is_set():
-                    self._thread = None
-                    return
-                self._wanted.clear()
-            try:
-                connection = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=30, isolation_level=None)
-                try:
-                    self.checkpoint(connection)
-                finally:
-                    connection.close()
-            except sqlite3.Error:
-                log.warning("event store checkpoint failed; retried after the next write", exc_info=True)
-            time.sleep(self.interval)
-
-    def checkpoint(self, connection: Any) -> None:
-        """A PASSIVE checkpoint beside the writers; once the log holds `restart_frames` or more, a second one with
-        the writers held back (`WriteLock`) copies what they wrote meanwhile, so that the next write starts the
-        log afresh. SQLite restarts the log only at a write that finds it wholly copied, which back-to-back
-        writers never let a checkpoint beside them reach: without the second pass the log grew without end
-        (73 MB after 65 000 events) and every page lookup searched it."""
-        _, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        self.checkpoints += 1
-        if frames >= self.restart_frames:
-            with self._writers():
-                _, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            self.finished += copied == frames
-
-
 def __getattr__(name: str) -> Any:
     """`subventio:PostgresRecorder`, the topic `event_store_env` gives eventsourcing, built on first use (so that
     nothing PostgreSQL is imported where the store is SQLite)."""
@@ -318,27 +239,6 @@ def _postgres_recorder_class() -> type[Any]:
                 return [row[0] for row in cursor.fetchall()]
 
     return PostgresRecorder
-
-
-class SQLiteRecorder(SQLiteApplicationRecorder):
-    """eventsourcing's SQLite application recorder whose writing connections leave checkpoints to a `Checkpointer`
-    (named to eventsourcing by `APPLICATION_RECORDER_TOPIC`; reads and everything else are the parent's)."""
-
-    def __init__(self, datastore: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(datastore, *args, **kwargs)
-        memory = datastore.pool.is_sqlite_memory_mode
-        self.checkpointer = None if memory else Checkpointer(Path(datastore.pool.db_name))
-
-    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
-        ids = super().insert_events(stored_events, **kwargs)
-        if self.checkpointer is not None:
-            self.checkpointer.nudge()
-        return ids
-
-    def _insert_events(self, c: Any, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
-        if self.checkpointer is not None:
-            c.execute("PRAGMA wal_autocheckpoint=0")  # (per connection, and allowed inside the transaction)
-        return super()._insert_events(c, stored_events, **kwargs)
 
 
 def write_lock(settings: Settings) -> WriteLock | None:

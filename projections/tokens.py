@@ -57,6 +57,8 @@ class TokenStore:
     def create(self, role: str, name: str, applicant_id: UUID | None) -> str:
         """A new random token; the caller shows it once, the store keeps only its hash."""
         token = secrets.token_urlsafe(32)
+        while token.startswith("-"):  # (one in 64 would read as an option: `subventio token revoke -x…`)
+            token = secrets.token_urlsafe(32)
         with self.read.begin() as conn:
             conn.execute(insert(api_tokens).values(
                 id=str(uuid.uuid4()), token_hash=token_hash(token), role=role, name=name,

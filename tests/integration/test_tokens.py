@@ -85,3 +85,11 @@ def test_a_cached_answer_expires(services: Any, settings: Any) -> None:
         assert cached.authenticate(token) is None
     finally:
         other_read.dispose()
+
+
+def test_no_token_reads_as_a_command_line_option(services: Any) -> None:
+    """`subventio token revoke <token>`: a token starting with "-" would be taken for an option (one in 64 did)."""
+    tokens = [services.tokens.create(role="auditor", name=f"a{i}", applicant_id=None) for i in range(400)]
+    assert len(set(tokens)) == 400
+    assert not [t for t in tokens if t.startswith("-")]
+    assert all(len(t) == 43 for t in tokens)  # still 32 random bytes, URL-safe
