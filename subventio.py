@@ -153,11 +153,6 @@ class WriteLock:
         self._file: Any = None
         self._pid = 0
 
-    @classmethod
-    def beside(cls, store: Path) -> WriteLock:
-        """The lock of the SQLite store at `store`: the file `<store>.lock`."""
-        return cls(Path(f"{store}.lock"))
-
     @contextmanager
     def __call__(self) -> Iterator[None]:
         import fcntl
@@ -244,7 +239,7 @@ def _postgres_recorder_class() -> type[Any]:
 def write_lock(settings: Settings) -> WriteLock | None:
     """The event store's writer lock: for a SQLite file (PostgreSQL queues writers itself: eventsourcing locks
     the table for each insert, and a waiting transaction is woken as soon as the lock is free)."""
-    return None if settings.is_postgres else WriteLock.beside(settings.data_dir / "events.sqlite")
+    return None if settings.is_postgres else WriteLock(settings.data_dir / "events.sqlite.lock")
 
 
 def build(settings: Settings) -> Any:

@@ -47,12 +47,16 @@ class User:
         return self.applicant_id
 
 
+def bearer(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None for no token or another scheme."""
+    scheme, _, value = authorization.partition(" ")
+    return (value.strip() or None) if scheme.lower() == "bearer" else None
+
+
 def authenticate() -> User:
     """The token's user, or 401: no header, another scheme, or a token the store does not know."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise unauthorized()
-    user = user_for_token(value.strip())
+    token = bearer(request.headers.get("Authorization", ""))
+    user = user_for_token(token) if token else None
     if user is None:
         raise unauthorized()
     return user
@@ -69,25 +73,27 @@ def user_for_token(value: str, tokens: TokenStore | None = None) -> User | None:
 
 @dataclass(frozen=True)
 class Admits:
-    """Who a view lets in (`Blueprint.auth` puts it on the view, as `view.admits`)."""
+    """Who a view lets in: the roles listed and, when `owner` is given, the applicant owning the resource
+    (`Blueprint.auth` checks it at each request, and puts it on the view as `view.admits`)."""
 
     roles: tuple[str, ...]
     owner: Owner | None
 
+    def outright(self, user: User) -> bool:
+        """Let in on the role alone: no ownership to ask the resource about."""
+        return user.role in self.roles and not (user.is_applicant and self.owner is not None)
 
-def admit(roles: tuple[str, ...], owner: Owner | None, view_args: Mapping[str, Any]) -> User:
-    """Lets in the roles listed and, when `owner` is given, the applicant owning the resource.
-
-    An applicant is never told that another applicant's resource exists: 404, not 403.
-    """
-    user = authenticate()
-    g.user = user
-    if user.is_applicant and owner is not None:
-        if owner(view_args) != user.applicant:
-            raise NotFound("Ressource introuvable.")
-    elif user.role not in roles:
-        raise Forbidden(f"Le rôle « {user.role} » ne permet pas cette action.")
-    return user
+    def admit(self, view_args: Mapping[str, Any]) -> User:
+        """The caller, let in; otherwise 401, 403, or 404 for an applicant that does not own the resource
+        (an applicant is never told that another applicant's resource exists)."""
+        user = authenticate()
+        g.user = user
+        if not self.outright(user):
+            if not (user.is_applicant and self.owner is not None):
+                raise Forbidden(f"Le rôle « {user.role} » ne permet pas cette action.")
+            if self.owner(view_args) != user.applicant:
+                raise NotFound("Ressource introuvable.")
+        return user
 
 
 def current_user() -> User:

@@ -30,7 +30,8 @@ from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
 from api import errors, hardening
-from api.auth import Admits, Owner, admit, current_user
+from api.auth import Admits, Owner, current_user
+from api.reads import KNOWN_VERSION
 from api.schemas import ErrorSchema
 from api.services import current_services
 from domain.application import Subventio
@@ -130,12 +131,14 @@ class Blueprint(flask_smorest.Blueprint):
         """Lets in these roles (and the owning applicant, if `owner`); checked before the body is read."""
 
         def decorator(view: Any) -> Any:
+            admits = Admits(roles, owner)
+
             @wraps(view)
             def checked(*args: Any, **kwargs: Any) -> Any:
-                admit(roles, owner, kwargs)
+                admits.admit(kwargs)
                 return view(*args, **kwargs)
 
-            checked.admits = Admits(roles, owner)  # type: ignore[attr-defined]  # (read by api.reads)
+            checked.admits = admits  # type: ignore[attr-defined]  # (read by api.reads)
 
             documented = self.refusals(401, 403, *([404] if owner else []))(checked)
             return self.doc(security=[{"bearerAuth": []}])(documented)
@@ -145,7 +148,8 @@ class Blueprint(flask_smorest.Blueprint):
     @staticmethod
     def current_state(schema: type[Any]) -> Callable[[Any], Any]:
         """Marks a GET whose answer without a query string is `current(..., schema)`: once Flask has cached
-        its body, api.reads may answer it in front of Flask (the outermost decorator, above `auth`)."""
+        its body, api.reads may answer it in front of Flask (the mark, like `auth`'s, reaches the outermost
+        wrapper: every decorator here copies the wrapped function's attributes)."""
 
         def decorator(view: Any) -> Any:
             view.current_state = schema
@@ -286,7 +290,8 @@ _SCHEMAS: dict[type[Any], Any] = {}
 def current(cls: type[Any], aggregate_id: UUID, what: str, schema: type[Any]) -> Response:
     """The resource as it stands now, with its ETag: the same response as `shown(stored(...))` dumped by `schema`."""
     cache: ResponseCache = current_app.extensions["subventio_responses"]
-    version = current_services().runner.log.version(aggregate_id)
+    known = request.environ.get(KNOWN_VERSION)  # read by api.reads an instant ago, for this request
+    version = known[1] if known and known[0] == aggregate_id else current_services().runner.log.version(aggregate_id)
     body = cache.get((schema, aggregate_id, version)) if version else None
     if body is None:
         aggregate = stored(cls, aggregate_id, what)  # (may be newer than `version`: a write came in between)

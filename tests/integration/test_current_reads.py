@@ -109,10 +109,25 @@ def test_what_the_layer_leaves_to_flask(acts, flask_app, layer, token):
     assert layer.served == before
 
 
-def test_a_write_elsewhere_is_answered_by_flask_then_in_front_again(acts, layer, settings):
+def counted(log: Any, monkeypatch: Any) -> list[UUID]:
+    """The ids whose version is asked of the store (the real query still runs)."""
+    asked: list[UUID] = []
+    real = log.version
+
+    def version(aggregate_id: UUID) -> int:
+        asked.append(aggregate_id)
+        return int(real(aggregate_id))
+
+    monkeypatch.setattr(log, "version", version)
+    return asked
+
+
+def test_a_write_elsewhere_is_answered_by_flask_then_in_front_again(acts, layer, settings, monkeypatch):
     line = acts.line_of(2025, "10000.00")
     url = f"/budget-lines/{line['id']}"
+    asked = counted(acts.services.runner.log, monkeypatch)
     acts.call("GET", url, acts.finance, 200)
+    assert asked == [UUID(line["id"])]  # a miss: the layer's query is the one Flask's view uses
     before = layer.served
     assert acts.call("GET", url, acts.finance, 200).get_json()["credits"] == "10000.00"
     assert layer.served == before + 1
@@ -122,7 +137,9 @@ def test_a_write_elsewhere_is_answered_by_flask_then_in_front_again(acts, layer,
                                  amount=Decimal("12000.00"), reason="Décision modificative")  # credits added
     finally:
         elsewhere.close()
+    asked.clear()
     response = acts.call("GET", url, acts.finance, 200)  # a version the cache does not hold: Flask
+    assert asked == [UUID(line["id"])]
     assert (response.get_json()["credits"], response.headers["ETag"]) == ("22000.00", '"2"')
     assert layer.served == before + 1
     again = acts.call("GET", url, acts.finance, 200)
